@@ -1,0 +1,65 @@
+# spiffebind developer entry points. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SPIRE_VERSION ?= 1.13.3
+export SPIRE_VERSION
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create .venv with the package and its dev extras
+
+.PHONY: spire
+spire: ## Build spire-server and spire-agent v$(SPIRE_VERSION) into the cache (reused when present)
+	@scripts/install-spire.sh >/dev/null
+
+.PHONY: install
+install: venv spire ## Everything the tests need: .venv, the package, SPIRE
+
+.PHONY: test
+test: install ## Run the whole test suite, real SPIRE included
+	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" $(PY) -m pytest $(PYTEST_ARGS)
+
+.PHONY: unit
+unit: venv ## Run only the fast unit tests
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+.PHONY: lint
+lint: venv ## ruff and mypy --strict on the package
+	$(VENV)/bin/ruff check spiffebind tests
+	$(VENV)/bin/ruff format --check spiffebind tests
+	$(VENV)/bin/mypy
+
+.PHONY: fmt
+fmt: venv ## Format and autofix with ruff
+	$(VENV)/bin/ruff format spiffebind tests
+	$(VENV)/bin/ruff check --fix spiffebind tests
+
+.PHONY: proto
+proto: venv ## Regenerate the gRPC code from proto/ (committed beside the .proto files)
+	$(PY) scripts/gen_proto.py
+
+.PHONY: run
+run: install ## Start a throwaway SPIRE and run the daemon against it (Ctrl-C stops all)
+	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" $(PY) -m spiffebind.testing.spirebed
+
+.PHONY: bench
+bench: install ## Benchmarks (never part of make test); writes bench/results.json
+	$(PY) -m bench
+
+.PHONY: clean
+clean: ## Remove the virtualenv and caches (not the SPIRE cache)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info

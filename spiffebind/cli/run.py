@@ -1,0 +1,193 @@
+"""``spiffebind run``: parse settings with click's precedence, then hand over to the daemon."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from spiffebind import config as cfg
+from spiffebind.errors import ConfigError
+
+
+def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Eager ``--config``: the file becomes click's default_map, so flags and env still win."""
+    if value:
+        allowed = {p.name for p in ctx.command.params if p.name and p.name != "config"}
+        ctx.default_map = cfg.read_config_file(Path(value), allowed)
+    return value
+
+
+def _env(name: str) -> str:
+    return f"SPIFFEBIND_{name}"
+
+
+@click.command()
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    is_eager=True,
+    expose_value=False,
+    callback=_load_config,
+    envvar=_env("CONFIG"),
+    show_envvar=True,
+    help="YAML file whose keys are these options' names (unknown keys are refused).",
+)
+@click.option(
+    "--socket",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=cfg.DEFAULT_SOCKET,
+    show_default=True,
+    envvar=_env("SOCKET"),
+    show_envvar=True,
+    help="The API's Unix socket.",
+)
+@click.option(
+    "--socket-mode",
+    default="0666",
+    show_default=True,
+    envvar=_env("SOCKET_MODE"),
+    show_envvar=True,
+    help="File mode of the API socket (requests authenticate by signature).",
+)
+@click.option(
+    "--workload-api",
+    envvar=[_env("WORKLOAD_API"), "SPIFFE_ENDPOINT_SOCKET"],
+    show_envvar=True,
+    help="SPIFFE Workload API endpoint, e.g. unix:///run/spire/agent-sockets/agent.sock.",
+)
+@click.option(
+    "--svid",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=_env("SVID"),
+    show_envvar=True,
+    help="File identity: the X.509-SVID chain (PEM, leaf first).",
+)
+@click.option(
+    "--svid-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=_env("SVID_KEY"),
+    show_envvar=True,
+    help="File identity: the SVID's private key (PEM).",
+)
+@click.option(
+    "--bundle",
+    multiple=True,
+    envvar=_env("BUNDLE"),
+    show_envvar=True,
+    help="File identity: TRUST_DOMAIN=PEM trust bundle; repeatable (federation).",
+)
+@click.option(
+    "--issuer",
+    multiple=True,
+    envvar=_env("ISSUER"),
+    show_envvar=True,
+    help="SPIFFE ID or ID/* pattern whose tokens verify here; default: this daemon's ID.",
+)
+@click.option(
+    "--admin",
+    multiple=True,
+    envvar=_env("ADMIN"),
+    show_envvar=True,
+    help="SPIFFE ID pattern allowed to revoke any token; repeatable.",
+)
+@click.option(
+    "--policy",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=_env("POLICY"),
+    show_envvar=True,
+    help="Policy file (policy.md); re-read on SIGHUP and on change.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=cfg.DEFAULT_STATE_DIR,
+    show_default=True,
+    envvar=_env("STATE_DIR"),
+    show_envvar=True,
+    help="Where revocations survive restarts.",
+)
+@click.option(
+    "--metrics-address",
+    envvar=_env("METRICS_ADDRESS"),
+    show_envvar=True,
+    help="HOST:PORT for /metrics, /healthz and /readyz.",
+)
+@click.option(
+    "--audit-log",
+    envvar=_env("AUDIT_LOG"),
+    show_envvar=True,
+    help="JSON-lines audit file, or - for stdout.",
+)
+@click.option(
+    "--default-ttl",
+    type=int,
+    default=300,
+    show_default=True,
+    envvar=_env("DEFAULT_TTL"),
+    show_envvar=True,
+)
+@click.option(
+    "--max-ttl", type=int, default=3600, show_default=True, envvar=_env("MAX_TTL"), show_envvar=True
+)
+@click.option(
+    "--clock-skew",
+    type=int,
+    default=30,
+    show_default=True,
+    envvar=_env("CLOCK_SKEW"),
+    show_envvar=True,
+)
+@click.option(
+    "--grace-seconds",
+    type=float,
+    default=5.0,
+    show_default=True,
+    envvar=_env("GRACE_SECONDS"),
+    show_envvar=True,
+    help="How long in-flight calls may finish after SIGTERM.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+    envvar=_env("LOG_LEVEL"),
+    show_envvar=True,
+)
+def run(**opts: Any) -> None:
+    """Run the node-local daemon."""
+    from spiffebind.daemon import run_daemon
+
+    run_daemon(build_config(opts), log_level=opts["log_level"])
+
+
+def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
+    """Typed settings from click's resolved values; ConfigError names the bad one."""
+    try:
+        mode = int(str(opts["socket_mode"]), 8)
+    except ValueError:
+        raise ConfigError(
+            f"--socket-mode {opts['socket_mode']!r}: expected octal, e.g. 0660"
+        ) from None
+    cfg.check_ttls(opts["default_ttl"], opts["max_ttl"], opts["clock_skew"])
+    files = cfg.file_identity(opts["svid"], opts["svid_key"], cfg.parse_bundle_args(opts["bundle"]))
+    return cfg.DaemonConfig(
+        socket=opts["socket"],
+        socket_mode=mode,
+        workload_api=None if files else cfg.workload_api_endpoint(opts["workload_api"]),
+        files=files,
+        issuers=cfg.parse_patterns("--issuer", opts["issuer"]),
+        admins=cfg.parse_patterns("--admin", opts["admin"]),
+        policy=opts["policy"],
+        state_dir=opts["state_dir"],
+        metrics_address=cfg.parse_address(opts["metrics_address"])
+        if opts["metrics_address"]
+        else None,
+        audit_log=opts["audit_log"],
+        default_ttl=opts["default_ttl"],
+        max_ttl=opts["max_ttl"],
+        clock_skew=opts["clock_skew"],
+        grace_seconds=opts["grace_seconds"],
+    )

@@ -1,0 +1,91 @@
+"""The one error tree of spiffebind.
+
+Every error the package raises on purpose derives from :class:`SpiffebindError`, so callers
+(the CLI, the gRPC servicers) can map errors mechanically instead of catching broadly::
+
+    SpiffebindError
+    ├── ConfigError            bad flags, env, config file, or a file they point to (exit 2)
+    ├── IdentityError          no usable SVID or bundle from the identity source
+    ├── PolicyError            a policy file that cannot be loaded (names rule and key)
+    ├── StateError             the state directory cannot record what was asked
+    └── RejectedError          a definite "no", with a :class:`Reason` from the token profile
+        ├── TokenRejected      an access token failed verification
+        └── RequestRejected    a signed request (issue/exchange/revoke) failed verification
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    """Reason codes of token-profile section 3; part of the public API.
+
+    ``REPLAYED`` is the one code that only signed requests produce: a proof whose ``jti``
+    was already seen inside the acceptance window.
+    """
+
+    MALFORMED = "malformed"
+    UNSUPPORTED_ALG = "unsupported_alg"
+    WRONG_TYPE = "wrong_type"
+    FORBIDDEN_HEADER = "forbidden_header"
+    UNTRUSTED_SIGNER = "untrusted_signer"
+    UNTRUSTED_ISSUER = "untrusted_issuer"
+    BAD_SIGNATURE = "bad_signature"
+    ISSUER_MISMATCH = "issuer_mismatch"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
+    AUDIENCE_MISMATCH = "audience_mismatch"
+    BINDING_MISSING = "binding_missing"
+    BINDING_MISMATCH = "binding_mismatch"
+    PRESENTER_MISMATCH = "presenter_mismatch"
+    REVOKED = "revoked"
+    POLICY_DENIED = "policy_denied"
+    INSUFFICIENT_SCOPE = "insufficient_scope"
+    REPLAYED = "replayed"
+
+
+class SpiffebindError(Exception):
+    """Root of every error spiffebind raises on purpose."""
+
+
+class ConfigError(SpiffebindError):
+    """A setting, or a file a setting names, is unusable; the message names it."""
+
+
+class IdentityError(SpiffebindError):
+    """The identity source has no valid SVID or bundle to offer."""
+
+
+class PolicyError(SpiffebindError):
+    """A policy document was refused; ``rule`` and ``key`` say where, when known."""
+
+    def __init__(self, message: str, *, rule: str | None = None, key: str | None = None) -> None:
+        where = ", ".join(
+            p for p in (f"rule {rule!r}" if rule else "", f"key {key!r}" if key else "") if p
+        )
+        super().__init__(f"{where}: {message}" if where else message)
+        self.rule = rule
+        self.key = key
+
+
+class StateError(SpiffebindError):
+    """Durable state could not be read or written; nothing was acknowledged."""
+
+
+class RejectedError(SpiffebindError):
+    """A definite "no" that carries exactly one reason code."""
+
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
+        self.reason = reason
+        self.detail = detail
+
+
+class TokenRejected(RejectedError):
+    """An access token failed one of the ordered checks of token-profile section 3."""
+
+
+class RequestRejected(RejectedError):
+    """A signed request failed verification (token-profile section 2)."""

@@ -1,0 +1,158 @@
+"""The decision interface, and the built-in engine that evaluates a file of allow rules.
+
+Default deny: a request is granted only when one rule allows all of it. Rules are tried in
+file order and the first that allows wins, so the rule named in the audit event is
+predictable. Other engines (OPA, AuthZEN) can stand behind :class:`PolicyEngine` later.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from spiffebind.policy.claims import request_from_claims
+from spiffebind.policy.model import Decision, Policy, Request, Rule
+from spiffebind.spiffeid import IdPattern, matches_any, parse_spiffe_id
+
+
+class PolicyEngine(Protocol):
+    """What the daemon (issuance) and the verifier (every verification) ask of policy."""
+
+    def decide(self, request: Request) -> Decision: ...
+
+    def allows(self, claims: Mapping[str, Any]) -> bool: ...
+
+
+@dataclass(frozen=True)
+class RuleEngine:
+    """Evaluates a :class:`Policy`; ``max_ttl`` is the daemon's own cap (``--max-ttl``)."""
+
+    policy: Policy
+    max_ttl: int
+
+    def decide(self, request: Request) -> Decision:
+        """Grant with the first rule that allows everything asked, else say what blocked it.
+
+        A rule allows a request when it matches the client; lists every requested audience,
+        scope and authorization_details type exactly; matches the subject, if any, with
+        ``subjects``; and, for a delegated request, matches ``acting_for`` with
+        ``may_act_for`` and has ``1 <= delegation_depth <= max_delegation_depth``.
+        """
+        problem = _malformed(request)
+        if problem:
+            return _deny(problem)
+        furthest = (0, "client")
+        for rule in self.policy.rules:
+            failure = _first_failure(rule, request)
+            if failure is None:
+                return self._grant(rule, request)
+            if failure[0] > furthest[0]:
+                furthest = failure
+        what = "" if furthest[0] == 0 else f"{furthest[1]} for "
+        return _deny(f"no rule allows {what}client {request.client_id!r}")
+
+    def allows(self, claims: Mapping[str, Any]) -> bool:
+        """Whether a verified token's claims are still allowed by some rule (verify time).
+
+        Re-checks everything but lifetime: client, audiences, scopes, authorization_details
+        types, subject and delegation, read by :func:`request_from_claims`.
+        """
+        request = request_from_claims(claims)
+        return request is not None and self.decide(request).allowed
+
+    def _grant(self, rule: Rule, request: Request) -> Decision:
+        asked = rule.max_ttl if request.requested_ttl is None else request.requested_ttl
+        return Decision(
+            allowed=True,
+            rule_id=rule.id,
+            granted_ttl=min(asked, rule.max_ttl, self.max_ttl),
+            reason=f"allowed by rule {rule.id!r}",
+            scopes=request.scopes,
+        )
+
+
+def _deny(reason: str) -> Decision:
+    return Decision(allowed=False, rule_id=None, granted_ttl=None, reason=reason)
+
+
+def _malformed(request: Request) -> str | None:
+    if not request.audiences:
+        return "no audience requested"
+    if request.requested_ttl is not None and request.requested_ttl <= 0:
+        return f"requested ttl {request.requested_ttl} is not positive"
+    return None
+
+
+def _first_failure(rule: Rule, request: Request) -> tuple[int, str] | None:
+    """The first check this rule fails, by position (how far the rule got) and phrase."""
+    for position, check in enumerate(_CHECKS):
+        failure = check(rule, request)
+        if failure is not None:
+            return position, failure
+    return None
+
+
+def _matches(patterns: tuple[IdPattern, ...], value: str) -> bool:
+    """Pattern match on a strictly parsed ID only, so ``a/../b`` cannot slip into a subtree."""
+    return _is_spiffe_id(value) and matches_any(patterns, value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _is_spiffe_id(value: str) -> bool:
+    """Cached because every rule asks again, on every verification, about the same few IDs."""
+    try:
+        parse_spiffe_id(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _missing(kind: str, asked: Iterable[str], allowed: tuple[str, ...]) -> str | None:
+    return next((f"{kind} {item!r}" for item in asked if item not in allowed), None)
+
+
+def _client(rule: Rule, request: Request) -> str | None:
+    return None if _matches(rule.clients, request.client_id) else "client"
+
+
+def _audiences(rule: Rule, request: Request) -> str | None:
+    return _missing("audience", request.audiences, rule.audiences)
+
+
+def _scopes(rule: Rule, request: Request) -> str | None:
+    return _missing("scope", request.scopes, rule.scopes)
+
+
+def _details(rule: Rule, request: Request) -> str | None:
+    types = request.authorization_details_types
+    return _missing("authorization_details type", types, rule.authorization_details_types)
+
+
+def _subject(rule: Rule, request: Request) -> str | None:
+    subject = request.subject
+    if subject is None or _matches(rule.subjects, subject):
+        return None
+    return f"subject {subject!r}"
+
+
+def _delegation(rule: Rule, request: Request) -> str | None:
+    acting_for, depth = request.acting_for, request.delegation_depth
+    if acting_for is None and depth == 0:
+        return None
+    if acting_for is None or not _matches(rule.may_act_for, acting_for):
+        return f"acting for {acting_for!r}"
+    if not 1 <= depth <= rule.max_delegation_depth:
+        return f"delegation depth {depth}"
+    return None
+
+
+_CHECKS: tuple[Callable[[Rule, Request], str | None], ...] = (
+    _client,
+    _audiences,
+    _scopes,
+    _details,
+    _subject,
+    _delegation,
+)

@@ -1,0 +1,364 @@
+"""Evaluating requests and verified claims against allow rules."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spiffebind.policy import (
+    Decision,
+    Policy,
+    PolicyEngine,
+    Request,
+    Rule,
+    RuleEngine,
+    request_from_claims,
+)
+from spiffebind.spiffeid import IdPattern
+
+TD = "spiffe://example.org"
+AGENT = f"{TD}/agents/research/a1"
+PLANNER = f"{TD}/agents/planner"
+SEARCH = f"{TD}/tools/search"
+DOCS = f"{TD}/tools/docs"
+USER = f"{TD}/users/alice"
+
+
+def rule(rule_id: str = "r1", **changes: Any) -> Rule:
+    base = Rule(
+        id=rule_id,
+        clients=(IdPattern.parse(f"{TD}/agents/research/*"),),
+        audiences=(SEARCH,),
+        scopes=("search:read", "search:write"),
+        max_ttl=300,
+    )
+    return replace(base, **changes)
+
+
+def engine(*rules: Rule, max_ttl: int = 3600) -> RuleEngine:
+    return RuleEngine(Policy(rules, digest="0" * 64), max_ttl=max_ttl)
+
+
+def ask(**changes: Any) -> Request:
+    return replace(
+        Request(client_id=AGENT, audiences=(SEARCH,), scopes=("search:read",)), **changes
+    )
+
+
+def patterns(*texts: str) -> tuple[IdPattern, ...]:
+    return tuple(IdPattern.parse(t) for t in texts)
+
+
+def test_engine_satisfies_the_protocol() -> None:
+    checker: PolicyEngine = engine(rule())
+    assert checker.decide(ask()).allowed
+
+
+def test_deny_by_default() -> None:
+    decision = engine().decide(ask())
+    assert decision == Decision(
+        allowed=False, rule_id=None, granted_ttl=None, reason=f"no rule allows client {AGENT!r}"
+    )
+
+
+def test_grant_names_the_rule_and_keeps_requested_scopes() -> None:
+    decision = engine(rule()).decide(ask())
+    assert decision == Decision(
+        allowed=True,
+        rule_id="r1",
+        granted_ttl=300,
+        reason="allowed by rule 'r1'",
+        scopes=("search:read",),
+    )
+
+
+def test_unknown_client_is_denied() -> None:
+    decision = engine(rule()).decide(ask(client_id=f"{TD}/agents/other"))
+    assert not decision.allowed
+    assert "client" in decision.reason
+
+
+@pytest.mark.parametrize(
+    "client",
+    [
+        f"{TD}/agents/research",
+        f"{TD}/agents/researchx/a1",
+        f"{TD}/agents/research/../planner",
+        "spiffe://example.org.evil/agents/research/a1",
+        "agents/research/a1",
+    ],
+)
+def test_client_patterns_match_only_canonical_ids_below(client: str) -> None:
+    assert not engine(rule()).decide(ask(client_id=client)).allowed
+
+
+def test_first_rule_in_file_order_wins() -> None:
+    decision = engine(rule("first", max_ttl=60), rule("second")).decide(ask())
+    assert (decision.rule_id, decision.granted_ttl) == ("first", 60)
+
+
+def test_a_later_rule_can_allow_what_an_earlier_does_not() -> None:
+    decision = engine(rule("search"), rule("docs", audiences=(DOCS,))).decide(
+        ask(audiences=(DOCS,))
+    )
+    assert decision.rule_id == "docs"
+
+
+def test_reason_comes_from_the_rule_that_got_furthest() -> None:
+    rules = (rule("aud-only", audiences=(DOCS,)), rule("scope-only", scopes=("search:read",)))
+    decision = engine(*rules).decide(ask(scopes=("search:write",)))
+    assert decision.reason == f"no rule allows scope 'search:write' for client {AGENT!r}"
+
+
+@pytest.mark.parametrize(
+    ("requested", "rule_ttl", "daemon_ttl", "granted"),
+    [
+        (None, 300, 3600, 300),
+        (None, 300, 120, 120),
+        (60, 300, 3600, 60),
+        (900, 300, 3600, 300),
+        (900, 3000, 600, 600),
+    ],
+)
+def test_ttl_is_capped_by_rule_and_daemon(
+    requested: int | None, rule_ttl: int, daemon_ttl: int, granted: int
+) -> None:
+    decision = engine(rule(max_ttl=rule_ttl), max_ttl=daemon_ttl).decide(
+        ask(requested_ttl=requested)
+    )
+    assert decision.granted_ttl == granted
+
+
+@pytest.mark.parametrize("ttl", [0, -1])
+def test_non_positive_ttl_is_denied(ttl: int) -> None:
+    decision = engine(rule()).decide(ask(requested_ttl=ttl))
+    assert not decision.allowed
+    assert "ttl" in decision.reason
+
+
+def test_no_audience_is_denied() -> None:
+    assert engine(rule()).decide(ask(audiences=())).reason == "no audience requested"
+
+
+def test_scopes_are_never_widened() -> None:
+    assert engine(rule()).decide(ask(scopes=())).scopes == ()
+    both = engine(rule()).decide(ask(scopes=("search:write", "search:read")))
+    assert both.scopes == ("search:write", "search:read")
+
+
+def test_every_scope_must_be_allowed() -> None:
+    decision = engine(rule()).decide(ask(scopes=("search:read", "search:admin")))
+    assert not decision.allowed
+    assert "'search:admin'" in decision.reason
+
+
+@pytest.mark.parametrize(
+    "audience",
+    [f"{SEARCH}/", f"{SEARCH}x", f"{TD}/tools", SEARCH.upper(), f"{TD}/tools/*"],
+)
+def test_audiences_match_exactly(audience: str) -> None:
+    assert not engine(rule()).decide(ask(audiences=(audience,))).allowed
+
+
+def test_every_audience_must_be_allowed() -> None:
+    both = rule(audiences=(SEARCH, DOCS))
+    assert engine(both).decide(ask(audiences=(SEARCH, DOCS))).allowed
+    assert not engine(rule()).decide(ask(audiences=(SEARCH, DOCS))).allowed
+
+
+def test_authorization_details_types() -> None:
+    tools = rule(authorization_details_types=("tool_invocation", "dataset"))
+    assert engine(tools).decide(ask()).allowed
+    assert engine(tools).decide(ask(authorization_details_types=("dataset",))).allowed
+    assert not engine(tools).decide(ask(authorization_details_types=("payment",))).allowed
+    assert not engine(rule()).decide(ask(authorization_details_types=("dataset",))).allowed
+
+
+def test_subjects() -> None:
+    users = rule(subjects=patterns(f"{TD}/users/*"))
+    assert engine(users).decide(ask(subject=USER)).allowed
+    assert not engine(users).decide(ask(subject=f"{TD}/admins/root")).allowed
+    assert not engine(users).decide(ask(subject=f"{TD}/users/../admins/root")).allowed
+    assert not engine(users).decide(ask(subject="alice@example.org")).allowed
+    assert not engine(rule()).decide(ask(subject=USER)).allowed
+
+
+def test_rule_without_may_act_for_allows_no_delegation() -> None:
+    decision = engine(rule()).decide(ask(acting_for=PLANNER, delegation_depth=1))
+    assert decision.reason == f"no rule allows acting for {PLANNER!r} for client {AGENT!r}"
+
+
+def test_may_act_for_and_depth() -> None:
+    delegate = rule(may_act_for=patterns(PLANNER), max_delegation_depth=2)
+    decide = engine(delegate).decide
+    assert decide(ask(acting_for=PLANNER, delegation_depth=1)).allowed
+    assert decide(ask(acting_for=PLANNER, delegation_depth=2)).allowed
+    assert not decide(ask(acting_for=PLANNER, delegation_depth=3)).allowed
+    assert not decide(ask(acting_for=PLANNER, delegation_depth=0)).allowed
+    assert not decide(ask(acting_for=None, delegation_depth=1)).allowed
+    assert not decide(ask(acting_for=f"{TD}/agents/other", delegation_depth=1)).allowed
+    assert decide(ask()).allowed
+
+
+CLAIMS: dict[str, Any] = {
+    "iss": f"{TD}/spiffebind/node-1",
+    "sub": AGENT,
+    "client_id": AGENT,
+    "aud": SEARCH,
+    "scope": "search:read search:write",
+    "exp": 2000,
+    "iat": 1000,
+    "jti": "j",
+}
+
+
+def test_request_from_direct_token_claims() -> None:
+    assert request_from_claims(CLAIMS) == Request(
+        client_id=AGENT, audiences=(SEARCH,), scopes=("search:read", "search:write")
+    )
+
+
+def test_request_from_delegated_token_claims() -> None:
+    claims = CLAIMS | {
+        "sub": USER,
+        "aud": [SEARCH, DOCS],
+        "act": {"sub": PLANNER, "act": {"sub": f"{TD}/agents/first"}},
+        "authorization_details": [{"type": "a"}, {"type": "b", "x": 1}, {"type": "a"}],
+    }
+    assert request_from_claims(claims) == Request(
+        client_id=AGENT,
+        audiences=(SEARCH, DOCS),
+        scopes=("search:read", "search:write"),
+        authorization_details_types=("a", "b"),
+        subject=USER,
+        acting_for=PLANNER,
+        delegation_depth=2,
+    )
+
+
+def test_request_from_read_only_claims() -> None:
+    # The token package hands verified claims over as mapping proxies and tuples.
+    claims = MappingProxyType(
+        CLAIMS
+        | {
+            "aud": (SEARCH, DOCS),
+            "act": MappingProxyType({"sub": PLANNER}),
+            "authorization_details": (MappingProxyType({"type": "a"}),),
+        }
+    )
+    request = request_from_claims(claims)
+    assert request is not None
+    assert request.audiences == (SEARCH, DOCS)
+    assert request.authorization_details_types == ("a",)
+    assert (request.acting_for, request.delegation_depth) == (PLANNER, 1)
+
+
+def test_missing_scope_claim_means_no_scopes() -> None:
+    claims = {k: v for k, v in CLAIMS.items() if k != "scope"}
+    request = request_from_claims(claims)
+    assert request is not None
+    assert request.scopes == ()
+
+
+@pytest.mark.parametrize(
+    "defect",
+    [
+        {"client_id": None},
+        {"sub": 5},
+        {"aud": 5},
+        {"aud": [SEARCH, 5]},
+        {"scope": ["search:read"]},
+        {"act": "spiffe://example.org/agents/planner"},
+        {"act": {"act": {"sub": PLANNER}}},
+        {"act": {"sub": PLANNER, "act": {"sub": 1}}},
+        {"authorization_details": {"type": "a"}},
+        {"authorization_details": [{"kind": "a"}]},
+        {"authorization_details": ["a"]},
+    ],
+)
+def test_unreadable_claims_are_denied(defect: dict[str, Any]) -> None:
+    claims = CLAIMS | defect
+    assert request_from_claims(claims) is None
+    assert not engine(rule()).allows(claims)
+
+
+def test_allows_rechecks_a_token_against_the_current_policy() -> None:
+    assert engine(rule()).allows(CLAIMS)
+    assert not engine(rule(scopes=("search:read",))).allows(CLAIMS)
+    assert not engine(rule(audiences=(DOCS,))).allows(CLAIMS)
+    assert not engine().allows(CLAIMS)
+
+
+def test_allows_rechecks_delegation_and_subject() -> None:
+    claims = CLAIMS | {"sub": USER, "act": {"sub": PLANNER}}
+    full = rule(subjects=patterns(f"{TD}/users/*"), may_act_for=patterns(PLANNER))
+    assert engine(full).allows(claims)
+    assert not engine(replace(full, subjects=())).allows(claims)
+    assert not engine(replace(full, may_act_for=(), max_delegation_depth=0)).allows(claims)
+    deeper = claims | {"act": {"sub": PLANNER, "act": {"sub": f"{TD}/agents/first"}}}
+    assert not engine(full).allows(deeper)
+    assert engine(replace(full, max_delegation_depth=2)).allows(deeper)
+
+
+def test_allows_ignores_lifetime() -> None:
+    long_lived = CLAIMS | {"iat": 0, "exp": 10**6}
+    assert engine(rule(max_ttl=1), max_ttl=1).allows(long_lived)
+
+
+SCOPES = ("a", "b", "c", "d")
+AUDIENCES = (SEARCH, DOCS, f"{TD}/tools/mail")
+
+
+@st.composite
+def rules(draw: st.DrawFn) -> tuple[Rule, ...]:
+    count = draw(st.integers(min_value=0, max_value=4))
+    return tuple(
+        rule(
+            f"r{i}",
+            audiences=tuple(draw(st.sets(st.sampled_from(AUDIENCES), min_size=1))),
+            scopes=tuple(draw(st.sets(st.sampled_from(SCOPES), min_size=1))),
+            max_ttl=draw(st.integers(min_value=1, max_value=7200)),
+        )
+        for i in range(count)
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    policy_rules=rules(),
+    audiences=st.lists(st.sampled_from(AUDIENCES), min_size=1, max_size=3),
+    scopes=st.lists(st.sampled_from(SCOPES), max_size=4),
+    requested=st.none() | st.integers(min_value=1, max_value=10_000),
+    daemon_ttl=st.integers(min_value=1, max_value=7200),
+)
+def test_granted_scopes_equal_requested_and_ttl_within_every_cap(
+    policy_rules: tuple[Rule, ...],
+    audiences: list[str],
+    scopes: list[str],
+    requested: int | None,
+    daemon_ttl: int,
+) -> None:
+    request = ask(audiences=tuple(audiences), scopes=tuple(scopes), requested_ttl=requested)
+    decision = engine(*policy_rules, max_ttl=daemon_ttl).decide(request)
+    fitting = [
+        r
+        for r in policy_rules
+        if set(audiences) <= set(r.audiences) and set(scopes) <= set(r.scopes)
+    ]
+    assert decision.allowed == bool(fitting)
+    if not decision.allowed:
+        assert decision.scopes == ()
+        assert decision.granted_ttl is None
+        return
+    chosen = fitting[0]
+    assert decision.rule_id == chosen.id
+    assert decision.scopes == request.scopes
+    assert decision.granted_ttl is not None
+    assert 0 < decision.granted_ttl <= min(chosen.max_ttl, daemon_ttl)
+    if requested is not None:
+        assert decision.granted_ttl <= requested

@@ -45,6 +45,7 @@ class DaemonConfig:
     state_dir: Path = DEFAULT_STATE_DIR
     metrics_address: tuple[str, int] | None = None
     audit_log: str | None = None
+    audit_required: bool = False
     default_ttl: int = 300
     max_ttl: int = 3600
     clock_skew: int = 30

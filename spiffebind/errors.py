@@ -8,6 +8,8 @@ Every error the package raises on purpose derives from :class:`SpiffebindError`,
     ├── IdentityError          no usable SVID or bundle from the identity source
     ├── PolicyError            a policy file that cannot be loaded (names rule and key)
     ├── StateError             the state directory cannot record what was asked
+    ├── AuditError             a required audit trail cannot record a decision (fail closed)
+    ├── UnreachableError       a client could not talk to the daemon at all (exit 2)
     └── RejectedError          a definite "no", with a :class:`Reason` from the token profile
         ├── TokenRejected      an access token failed verification
         └── RequestRejected    a signed request (issue/exchange/revoke) failed verification
@@ -72,6 +74,14 @@ class PolicyError(SpiffebindError):
 
 class StateError(SpiffebindError):
     """Durable state could not be read or written; nothing was acknowledged."""
+
+
+class UnreachableError(SpiffebindError):
+    """The daemon's socket did not answer; distinct from a daemon that answers "not ready"."""
+
+
+class AuditError(SpiffebindError):
+    """The audit trail is required and refused a line; the decision must not be given."""
 
 
 class RejectedError(SpiffebindError):

@@ -8,8 +8,12 @@ from typing import Any
 import click
 
 from spiffebind import __version__
+from spiffebind.cli.agent import revoke, token
+from spiffebind.cli.audit import audit
+from spiffebind.cli.ops import healthcheck, status
 from spiffebind.cli.run import run
-from spiffebind.errors import ConfigError, SpiffebindError
+from spiffebind.cli.verify import verify
+from spiffebind.errors import ConfigError, SpiffebindError, UnreachableError
 
 EXIT_NO = 1
 EXIT_USAGE = 2
@@ -21,7 +25,7 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except ConfigError as exc:
+        except (ConfigError, UnreachableError) as exc:
             click.echo(f"spiffebind: error: {exc}", err=True)
             sys.exit(EXIT_USAGE)
         except SpiffebindError as exc:
@@ -35,4 +39,5 @@ def main() -> None:
     """spiffebind: SPIFFE-bound, task-scoped access tokens for AI agents."""
 
 
-main.add_command(run)
+for command in (run, token, revoke, verify, status, healthcheck, audit):
+    main.add_command(command)

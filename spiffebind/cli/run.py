@@ -121,6 +121,13 @@ def _env(name: str) -> str:
     help="JSON-lines audit file, or - for stdout.",
 )
 @click.option(
+    "--audit-required",
+    is_flag=True,
+    envvar=_env("AUDIT_REQUIRED"),
+    show_envvar=True,
+    help="Refuse any decision the audit log cannot record (fail closed).",
+)
+@click.option(
     "--default-ttl",
     type=int,
     default=300,
@@ -186,6 +193,7 @@ def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
         if opts["metrics_address"]
         else None,
         audit_log=opts["audit_log"],
+        audit_required=opts["audit_required"],
         default_ttl=opts["default_ttl"],
         max_ttl=opts["max_ttl"],
         clock_skew=opts["clock_skew"],

@@ -1,0 +1,85 @@
+"""The one place our errors become gRPC statuses, so servicers never catch broadly.
+
+The reason code travels as trailing metadata ``spiffebind-reason`` next to the status, where
+a client can read it without parsing the message.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from spiffebind.errors import (
+    AuditError,
+    ConfigError,
+    IdentityError,
+    Reason,
+    RejectedError,
+    SpiffebindError,
+    StateError,
+)
+
+log = logging.getLogger(__name__)
+
+REASON_KEY = "spiffebind-reason"
+KIND_KEY = "spiffebind-error"
+
+_BY_REASON = {
+    Reason.MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
+    Reason.POLICY_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    Reason.REVOKED: grpc.StatusCode.PERMISSION_DENIED,
+}
+
+S = TypeVar("S")
+Req = TypeVar("Req")
+Resp = TypeVar("Resp")
+Context = grpc.aio.ServicerContext[Any, Any]
+Handler = Callable[[S, Req, Context], Awaitable[Resp]]
+
+
+def kind_of(exc: SpiffebindError) -> str:
+    """A short name clients use to tell "daemon not ready" from "no daemon at all"."""
+    kinds: tuple[tuple[str, type[SpiffebindError]], ...] = (
+        ("identity", IdentityError),
+        ("state", StateError),
+        ("audit", AuditError),
+        ("config", ConfigError),
+    )
+    for kind, cls in kinds:
+        if isinstance(exc, cls):
+            return kind
+    return "rejected" if isinstance(exc, RejectedError) else "internal"
+
+
+def status_for(exc: SpiffebindError) -> grpc.StatusCode:
+    """The gRPC status for one of our errors."""
+    if isinstance(exc, RejectedError):
+        return _BY_REASON.get(exc.reason, grpc.StatusCode.UNAUTHENTICATED)
+    if isinstance(exc, IdentityError | StateError | AuditError):
+        return grpc.StatusCode.UNAVAILABLE
+    if isinstance(exc, ConfigError):
+        return grpc.StatusCode.INVALID_ARGUMENT
+    return grpc.StatusCode.INTERNAL
+
+
+def translated(handler: Handler[S, Req, Resp]) -> Handler[S, Req, Resp]:
+    """Wrap a servicer method: our errors abort the call with their status and reason."""
+
+    @functools.wraps(handler)
+    async def wrapper(self: S, request: Req, context: Context) -> Resp:
+        try:
+            return await handler(self, request, context)
+        except SpiffebindError as exc:
+            metadata = [(KIND_KEY, kind_of(exc))]
+            if isinstance(exc, RejectedError):
+                metadata.append((REASON_KEY, exc.reason.value))
+            context.set_trailing_metadata(tuple(metadata))
+            log.debug("%s refused: %s", getattr(handler, "__name__", "call"), exc)
+            await context.abort(status_for(exc), str(exc))
+            raise AssertionError("abort returned") from None  # pragma: no cover
+
+    return wrapper

@@ -1,0 +1,53 @@
+"""What ``GetInfo`` and ``spiffebind status`` report: identity, readiness, policy, counts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from spiffebind import __version__
+from spiffebind.api.v1 import spiffebind_pb2 as pb
+from spiffebind.errors import IdentityError
+from spiffebind.identity.source import IdentitySource
+from spiffebind.service.live_policy import LivePolicy
+from spiffebind.token.jose import ALGORITHMS
+
+
+@dataclass(frozen=True)
+class InfoSource:
+    identity: IdentitySource
+    policy: LivePolicy
+    revocation_counts: Callable[[], tuple[int, int]]
+    default_ttl: int
+    max_ttl: int
+    request_window: int
+    started: float = field(default_factory=time.monotonic)
+
+    def readiness(self) -> tuple[bool, str]:
+        health = self.identity.health()
+        return health.ready, health.reason
+
+    def info(self) -> pb.GetInfoResponse:
+        ready, why = self.readiness()
+        response = pb.GetInfoResponse(
+            version=__version__,
+            default_ttl_seconds=self.default_ttl,
+            max_ttl_seconds=self.max_ttl,
+            algorithms=sorted(ALGORITHMS),
+            ready=ready,
+            not_ready_reason="" if ready else why,
+            policy_digest=self.policy.policy.digest,
+            policy_rules=len(self.policy.policy.rules),
+            revocations_held=sum(self.revocation_counts()),
+            uptime_seconds=time.monotonic() - self.started,
+            request_window_seconds=self.request_window,
+        )
+        try:
+            me = self.identity.current()
+        except IdentityError:
+            return response
+        response.spiffe_id = me.spiffe_id
+        response.trust_domains.extend(sorted(me.x509_bundles))
+        response.svid_expires_at = int(me.not_after)
+        return response

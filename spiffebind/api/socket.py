@@ -1,0 +1,64 @@
+"""Unix-socket lifecycle for gRPC servers: claim the path safely, set its mode, let it go.
+
+grpcio binds the path itself and cannot adopt an inherited descriptor, so these helpers run
+around ``add_insecure_port``: a stale socket left by a crash is replaced, but a live daemon
+on the same path is never stolen from.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+from spiffebind.errors import ConfigError
+
+_MAX_SUN_PATH = 107
+
+
+def claim(path: Path) -> None:
+    """Make ``path`` bindable: create the parent, remove a stale socket, refuse a live one."""
+    if len(os.fsencode(path)) > _MAX_SUN_PATH:
+        raise ConfigError(f"socket path {path} is longer than {_MAX_SUN_PATH} bytes")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
+    except OSError as exc:
+        raise ConfigError(f"socket directory {path.parent}: {exc.strerror}") from None
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError(f"socket path {path} exists and is not a socket")
+    if is_live(path):
+        raise ConfigError(f"socket {path} is in use by another process")
+    path.unlink()
+
+
+def is_live(path: Path) -> bool:
+    """Whether something accepts connections on the Unix socket at ``path``."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(str(path))
+        except OSError:
+            return False
+        return True
+
+
+def set_mode(path: Path, mode: int) -> None:
+    """Apply the configured file mode once grpcio has created the socket."""
+    try:
+        os.chmod(path, mode)
+    except OSError as exc:
+        raise ConfigError(f"socket {path}: cannot set mode {mode:o}: {exc.strerror}") from None
+
+
+def release(path: Path) -> None:
+    """Remove our socket file on shutdown, if it is still ours to remove."""
+    try:
+        if stat.S_ISSOCK(path.lstat().st_mode):
+            path.unlink()
+    except FileNotFoundError:
+        pass

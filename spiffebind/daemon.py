@@ -1,0 +1,349 @@
+"""The composition root: build every part from one frozen config, run the tasks together.
+
+Tasks: the identity watcher (rotations), readiness (health service, /readyz, sd_notify), the
+revocation sweeper, the policy watcher, and the gRPC server. One failing stops all; SIGTERM
+and SIGINT drain in-flight calls within the grace period and exit 0; SIGHUP reloads policy
+and reopens the audit log without dropping calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from spiffebind.api.info import InfoSource
+from spiffebind.api.interceptors import MetricsInterceptor
+from spiffebind.api.server import ApiServer, Listener
+from spiffebind.api.servicer import TokenServicer
+from spiffebind.clock import SystemClock
+from spiffebind.config import DaemonConfig
+from spiffebind.errors import AuditError, ConfigError, IdentityError, PolicyError
+from spiffebind.identity.files import FileSource
+from spiffebind.identity.source import BaseSource, Identity
+from spiffebind.identity.workload_api import WorkloadApiSource
+from spiffebind.observe import notify
+from spiffebind.observe.audit import AuditLog, Decision, EventKind
+from spiffebind.observe.decisions import Decisions
+from spiffebind.observe.http import HttpServer, Response, text
+from spiffebind.observe.metrics import Metrics
+from spiffebind.service.issuance import Issuance, Limits
+from spiffebind.service.live_policy import LivePolicy
+from spiffebind.service.revocation import Revocation
+from spiffebind.spiffeid import IdPattern
+from spiffebind.state import IssuedLedger, RevocationStore
+from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
+from spiffebind.token.chain import TrustBundles
+
+log = logging.getLogger("spiffebind")
+
+SWEEP_SECONDS = 60.0
+WATCH_SECONDS = 1.0
+
+
+class HeldBundles:
+    """The verifier's bundles: the last ones received, even once our own SVID has expired,
+    so verification goes on while issuance stops."""
+
+    def __init__(self, source: BaseSource) -> None:
+        self._source = source
+
+    def bundles(self) -> TrustBundles:
+        return self._source.bundles()
+
+
+def build_identity(config: DaemonConfig) -> BaseSource:
+    if config.files is not None:
+        return FileSource(config.files.svid, config.files.svid_key, config.files.bundles)
+    if config.workload_api is None:
+        raise ConfigError("no identity source configured")
+    return WorkloadApiSource(config.workload_api)
+
+
+class Daemon:
+    def __init__(self, config: DaemonConfig, *, registry: CollectorRegistry = REGISTRY) -> None:
+        self.config = config
+        self.registry = registry
+        self.metrics = Metrics(registry)
+        self.clock = SystemClock()
+        self.identity = build_identity(config)
+        try:
+            self.policy = LivePolicy(config.policy, config.max_ttl)
+        except PolicyError as exc:
+            raise ConfigError(f"policy {config.policy}: {exc}") from None
+        self.audit = (
+            AuditLog.open(
+                config.audit_log,
+                required=config.audit_required,
+                on_error=self.metrics.audit_errors.inc,
+            )
+            if config.audit_log
+            else None
+        )
+        self.decisions = Decisions(self.metrics, self.audit, lambda: self.policy.policy.digest)
+        self.revocations = RevocationStore.open(config.state_dir)
+        try:
+            self.ledger = IssuedLedger.open(config.state_dir)
+        except BaseException:
+            self.revocations.close()
+            raise
+        self._stop = asyncio.Event()
+        self._ready = False
+        self._announced: bool | None = None
+        self._state_writable = True
+
+    # --- wiring -----------------------------------------------------------------------
+
+    def _servicer(self, me: Identity) -> TokenServicer:
+        c = self.config
+        chains = ChainCache()
+        issuance = Issuance(
+            identity=self.identity,
+            policy=self.policy,
+            revocations=self.revocations,
+            ledger=self.ledger,
+            replay=ReplayCache(),
+            clock=self.clock,
+            limits=Limits(c.default_ttl, c.max_ttl, c.request_window),
+            chains=chains,
+        )
+        revocation = Revocation(
+            authenticator=issuance,
+            store=self.revocations,
+            ledger=self.ledger,
+            admins=c.admins,
+            clock=self.clock,
+            max_ttl=c.max_ttl,
+            clock_skew=c.clock_skew,
+        )
+        issuers = c.issuers or (IdPattern.parse(me.spiffe_id),)
+        verifier = Verifier(
+            VerifierSettings(issuers, clock_skew=c.clock_skew, max_lifetime=c.max_ttl),
+            bundles=HeldBundles(self.identity),
+            clock=self.clock,
+            revocation=self.revocations,
+            policy=self.policy,
+        )
+        info = InfoSource(
+            identity=self.identity,
+            policy=self.policy,
+            revocation_counts=self.revocations.counts,
+            default_ttl=c.default_ttl,
+            max_ttl=c.max_ttl,
+            request_window=c.request_window,
+        )
+        self.info = info
+        return TokenServicer(
+            info=info,
+            issuance=issuance,
+            revocation=revocation,
+            verifier=verifier,
+            decisions=self.decisions,
+        )
+
+    def _http(self, loop: asyncio.AbstractEventLoop) -> HttpServer | None:
+        if self.config.metrics_address is None:
+            return None
+
+        def healthz() -> Response:
+            future = asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop)
+            future.result(timeout=2.0)
+            return text(200, "ok")
+
+        def readyz() -> Response:
+            ready, why = self._readiness()
+            return text(200, "ready") if ready else text(503, f"not ready: {why}")
+
+        def metrics() -> Response:
+            return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
+
+        server = HttpServer(
+            self.config.metrics_address,
+            {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics},
+        )
+        server.start()
+        log.info("health and metrics on http://%s:%d", self.config.metrics_address[0], server.port)
+        return server
+
+    # --- readiness and events ---------------------------------------------------------
+
+    def _readiness(self) -> tuple[bool, str]:
+        health = self.identity.health()
+        if not health.ready:
+            return False, health.reason
+        if not self._state_writable:
+            return False, f"state directory {self.config.state_dir} is not writable"
+        if not self._ready:
+            return False, "API socket is not listening yet"
+        return True, ""
+
+    def _on_identity(self, identity: Identity) -> None:
+        self.metrics.rotations.inc()
+        self.metrics.svid_expiry.set(identity.not_after)
+        log.info("SVID %s rotated, valid until %d", identity.spiffe_id, identity.not_after)
+        self._lifecycle(EventKind.IDENTITY_ROTATION, Decision.ALLOW, signer=identity.spiffe_id)
+
+    def _lifecycle(self, event: EventKind, decision: Decision, **fields: str) -> None:
+        """Lifecycle events are best effort even with a required audit log: no caller waits."""
+        try:
+            self.decisions.record(event, decision, **fields)
+        except AuditError as exc:
+            log.error("audit: %s", exc)
+
+    def reload(self) -> None:
+        """A broken policy file is refused and logged, the old policy stays."""
+        try:
+            policy = self.policy.reload()
+        except PolicyError as exc:
+            self.metrics.policy_reloads.labels(result="refused").inc()
+            log.error(
+                "policy reload refused, keeping digest %s: %s", self.policy.policy.digest, exc
+            )
+            self._lifecycle(EventKind.POLICY_RELOAD, Decision.DENY, reason="policy_invalid")
+            return
+        self.metrics.policy_reloads.labels(result="ok").inc()
+        self.metrics.policy_rules.set(len(policy.rules))
+        self._lifecycle(EventKind.POLICY_RELOAD, Decision.ALLOW)
+
+    def hangup(self) -> None:
+        """SIGHUP: reopen the audit log (logrotate) and reload the policy."""
+        notify.notify_reloading()
+        if self.audit is not None:
+            self.audit.reopen()
+        self.reload()
+        notify.notify_ready()
+
+    # --- tasks ------------------------------------------------------------------------
+
+    async def _every(self, seconds: float, work: Callable[[], Awaitable[None]]) -> None:
+        while True:
+            await work()
+            await asyncio.sleep(seconds)
+
+    async def _watch_readiness(self, server: ApiServer) -> None:
+        self._state_writable = await asyncio.to_thread(_writable, self.config)
+        ready, why = self._readiness()
+        self.metrics.identity_ready.set(1 if self.identity.health().ready else 0)
+        await server.set_serving(ready)
+        if ready != self._announced:
+            self._announced = ready
+            if ready:
+                notify.notify_ready()
+                log.info("ready")
+            else:
+                log.warning("not ready: %s", why)
+
+    async def _sweep(self) -> None:
+        now = self.clock.now()
+        await asyncio.to_thread(self.revocations.sweep, now)
+        # a verifier accepts a token until exp + skew; its client may revoke it until then
+        await asyncio.to_thread(self.ledger.sweep, now - self.config.clock_skew)
+        self.metrics.revocations_held.set(sum(self.revocations.counts()))
+
+    async def _watch_policy(self) -> None:
+        """Reload when the file changes; a half-written file is refused like any bad one."""
+        path = self.config.policy
+        stamp = _stamp(path)
+        while path is not None:
+            await asyncio.sleep(WATCH_SECONDS * 2)
+            now = _stamp(path)
+            if now != stamp:
+                stamp = now
+                self.reload()
+
+    async def _first_identity(self) -> Identity | None:
+        while not self._stop.is_set():
+            try:
+                return await asyncio.to_thread(self.identity.wait_ready, WATCH_SECONDS)
+            except IdentityError as exc:
+                log.info("waiting for the first SVID: %s", exc)
+        return None
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, self.hangup)
+        self.metrics.policy_rules.set(len(self.policy.policy.rules))
+
+        def rotated(identity: Identity) -> None:
+            loop.call_soon_threadsafe(self._on_identity, identity)
+
+        self.identity.subscribe(rotated)
+        self.identity.start()
+        http = self._http(loop)
+        server: ApiServer | None = None
+        try:
+            me = await self._first_identity()
+            if me is None:
+                return
+            log.info("identity %s", me.spiffe_id)
+            self._lifecycle(EventKind.STARTUP, Decision.ALLOW, signer=me.spiffe_id)
+            server = ApiServer(
+                Listener(self.config.socket, self.config.socket_mode),
+                self._servicer(me),
+                interceptors=(MetricsInterceptor(self.metrics),),
+            )
+            await server.start()
+            self._ready = True
+            log.info("API listening on %s", self.config.socket)
+            async with asyncio.TaskGroup() as tasks:
+                running = [
+                    tasks.create_task(notify.watchdog_pings()),
+                    tasks.create_task(
+                        self._every(WATCH_SECONDS, lambda: self._watch_readiness(server))
+                    ),
+                    tasks.create_task(self._every(SWEEP_SECONDS, self._sweep)),
+                    tasks.create_task(self._watch_policy()),
+                ]
+                await self._stop.wait()
+                for task in running:
+                    task.cancel()
+        finally:
+            notify.notify_stopping()
+            log.info("stopping")
+            self._lifecycle(EventKind.SHUTDOWN, Decision.ALLOW)
+            if server is not None:
+                await server.stop(self.config.grace_seconds)
+            if http is not None:
+                http.close()
+            self.identity.close()
+            self.revocations.close()
+            self.ledger.close()
+            if self.audit is not None:
+                self.audit.close()
+
+
+def _stamp(path: Path | None) -> tuple[float, int] | None:
+    if path is None:
+        return None
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime, st.st_size
+
+
+def _writable(config: DaemonConfig) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=config.state_dir):
+            return True
+    except OSError:
+        return False
+
+
+def run_daemon(config: DaemonConfig, *, log_level: str = "info") -> None:
+    """Entry point of ``spiffebind run``; returns on a clean stop (exit 0)."""
+    logging.basicConfig(
+        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    daemon = Daemon(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(daemon.run())

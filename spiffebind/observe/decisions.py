@@ -1,0 +1,131 @@
+"""Every decision, reported once: a metric sample and an audit event from the same facts.
+
+Servicers call one method per outcome; this module knows which counter and which audit
+fields each outcome feeds, so the two can never disagree. With a required audit log a
+failed write raises AuditError before the caller answers, so no decision goes unrecorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from spiffebind.errors import RejectedError
+from spiffebind.observe.audit import AuditEvent, AuditLog, Decision, EventKind
+from spiffebind.observe.metrics import Metrics
+from spiffebind.service.issuance import Issued
+from spiffebind.service.revocation import Revoked
+from spiffebind.token import VerifiedToken
+from spiffebind.token.jose import b64url_encode
+
+
+@dataclass(frozen=True)
+class CallContext:
+    """What the verifying service says it is doing, for the audit trail."""
+
+    method: str = ""
+    path: str = ""
+    tool: str = ""
+
+
+def peer_thumbprint(ders: Sequence[bytes]) -> str:
+    """x5t#S256 of the presented leaf, as the audit trail names the presenter."""
+    return b64url_encode(hashlib.sha256(ders[0]).digest()) if ders else ""
+
+
+def _token_fields(claims: Mapping[str, Any], chain: Sequence[str] = ()) -> dict[str, Any]:
+    aud = claims.get("aud", ())
+    return {
+        "client_id": str(claims.get("client_id", "")),
+        "sub": str(claims.get("sub", "")),
+        "act": list(chain[1:]),
+        "aud": [aud] if isinstance(aud, str) else [str(a) for a in aud],
+        "scope": str(claims.get("scope", "")),
+        "txn": str(claims.get("txn", "")),
+        "jti": str(claims.get("jti", "")),
+        "signer": str(claims.get("iss", "")),
+    }
+
+
+class Decisions:
+    def __init__(
+        self, metrics: Metrics, audit: AuditLog | None, policy_digest: Callable[[], str]
+    ) -> None:
+        self._metrics = metrics
+        self._audit = audit
+        self._digest = policy_digest
+
+    def record(self, event: EventKind, decision: Decision, **fields: Any) -> None:
+        """One audit event (no-op without an audit log); AuditError when required and lost."""
+        if self._audit is not None:
+            self._audit.record(
+                AuditEvent(event=event, decision=decision, policy_digest=self._digest(), **fields)
+            )
+
+    def issued(self, issued: Issued, latency: float) -> None:
+        self.record(
+            EventKind.ISSUE,
+            Decision.ALLOW,
+            rule=issued.decision.rule_id or "",
+            latency=latency,
+            **_token_fields(issued.minted.claims),
+        )
+        self._metrics.issued.labels(result="allow", reason="").inc()
+
+    def issue_refused(self, exc: RejectedError, latency: float) -> None:
+        self.record(EventKind.ISSUE, Decision.DENY, reason=exc.reason.value, latency=latency)
+        self._metrics.issued.labels(result="deny", reason=exc.reason.value).inc()
+
+    def verified(
+        self, verified: VerifiedToken, call: CallContext, peer: Sequence[bytes], latency: float
+    ) -> None:
+        self.record(
+            EventKind.VERIFY,
+            Decision.ALLOW,
+            method=call.method,
+            path=call.path,
+            tool=call.tool,
+            peer_x5t=peer_thumbprint(peer),
+            latency=latency,
+            **_token_fields(verified.claims, verified.chain),
+        )
+        self._metrics.verifications.labels(result="allow", reason="").inc()
+
+    def verify_refused(
+        self, exc: RejectedError, call: CallContext, peer: Sequence[bytes], latency: float
+    ) -> None:
+        self.record(
+            EventKind.VERIFY,
+            Decision.DENY,
+            reason=exc.reason.value,
+            method=call.method,
+            path=call.path,
+            tool=call.tool,
+            peer_x5t=peer_thumbprint(peer),
+            latency=latency,
+        )
+        self._metrics.verifications.labels(result="deny", reason=exc.reason.value).inc()
+
+    def introspected(self, verified: VerifiedToken | None, exc: RejectedError | None) -> None:
+        """Introspection is a lookup, not an authorization: audited, not counted."""
+        if verified is not None:
+            fields = _token_fields(verified.claims, verified.chain)
+            self.record(EventKind.INTROSPECT, Decision.ALLOW, **fields)
+        else:
+            reason = exc.reason.value if exc else ""
+            self.record(EventKind.INTROSPECT, Decision.DENY, reason=reason)
+
+    def revoked(self, revoked: Revoked) -> None:
+        self.record(
+            EventKind.REVOKE,
+            Decision.ALLOW,
+            client_id=revoked.caller_id,
+            jti=revoked.jti or "",
+            txn=revoked.txn or "",
+        )
+        self._metrics.revocations.labels(kind="jti" if revoked.jti else "txn").inc()
+
+    def revoke_refused(self, exc: RejectedError) -> None:
+        self.record(EventKind.REVOKE, Decision.DENY, reason=exc.reason.value)

@@ -1,0 +1,52 @@
+"""The policy in force, swapped whole on reload so a decision never sees half a file."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from spiffebind.policy import Decision, Policy, Request, RuleEngine, load_file, parse_policy
+
+log = logging.getLogger(__name__)
+
+DENY_ALL = parse_policy("rules: []\n")
+
+
+class LivePolicy:
+    """Holds the current :class:`RuleEngine`; satisfies the verifier's ``PolicyCheck``.
+
+    Without a policy file every request is denied (default deny). A file that fails to load
+    raises PolicyError: at start-up the daemon refuses to run, on reload the old policy stays.
+    """
+
+    def __init__(self, path: Path | None, max_ttl: int) -> None:
+        self._path = path
+        self._max_ttl = max_ttl
+        self._engine = RuleEngine(load_file(path) if path else DENY_ALL, max_ttl)
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
+
+    @property
+    def policy(self) -> Policy:
+        return self._engine.policy
+
+    def reload(self) -> Policy:
+        """Re-read the file; on PolicyError the policy in force is kept and the error raised."""
+        if self._path is None:
+            return self.policy
+        policy = load_file(self._path)
+        self._engine = RuleEngine(policy, self._max_ttl)
+        log.info(
+            "policy %s loaded: %d rules, digest %s", self._path, len(policy.rules), policy.digest
+        )
+        return policy
+
+    def decide(self, request: Request) -> Decision:
+        return self._engine.decide(request)
+
+    def allows(self, claims: Mapping[str, Any]) -> bool:
+        return self._engine.allows(claims)

@@ -1,0 +1,129 @@
+"""What a signed request may ask for: strict shapes for the parameters its claims carry.
+
+The signature covers the parameters, so they live in the proof's claims; this module is the
+one place that says which names and types are allowed, and refuses anything else as
+``malformed`` (INVALID_ARGUMENT) before policy or state is touched.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from spiffebind.errors import Reason, RequestRejected
+
+OP_ISSUE = "issue"
+OP_REVOKE = "revoke"
+MAX_AUDIENCES = 16
+MAX_SCOPES = 64
+MAX_DETAILS_BYTES = 4096
+_TXN = re.compile(r"[A-Za-z0-9._:@/-]{1,128}")
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
+_JTI = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
+def _bad(detail: str) -> RequestRejected:
+    return RequestRejected(Reason.MALFORMED, detail)
+
+
+@dataclass(frozen=True)
+class IssueParams:
+    audiences: tuple[str, ...]
+    scopes: tuple[str, ...]
+    ttl: int | None
+    txn: str | None
+    authorization_details: tuple[Mapping[str, Any], ...]
+
+    @property
+    def detail_types(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(d["type"] for d in self.authorization_details))
+
+
+@dataclass(frozen=True)
+class RevokeParams:
+    jti: str | None
+    txn: str | None
+
+
+def _expect(params: Mapping[str, Any], op: str, allowed: frozenset[str]) -> None:
+    if params.get("op") != op:
+        raise _bad(f"signed request is not for op {op!r}")
+    unknown = sorted(params.keys() - allowed - {"op"})
+    if unknown:
+        raise _bad(f"unknown request parameter {unknown[0]!r}")
+
+
+def _audiences(value: Any) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items or len(items) > MAX_AUDIENCES:
+        raise _bad(f"audience must be a string or a list of 1 to {MAX_AUDIENCES} strings")
+    if any(not isinstance(a, str) or not a or a != a.strip() or " " in a for a in items):
+        raise _bad("each audience must be a non-empty string without spaces")
+    return tuple(dict.fromkeys(items))
+
+
+def _scopes(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, str):
+        raise _bad("scope must be one space-separated string")
+    scopes = tuple(dict.fromkeys(value.split(" "))) if value else ()
+    if len(scopes) > MAX_SCOPES or any(not _SCOPE.fullmatch(s) for s in scopes):
+        raise _bad("scope must hold RFC 6749 scope tokens separated by single spaces")
+    return scopes
+
+
+def _ttl(value: Any) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise _bad("ttl must be a positive integer number of seconds")
+    return value
+
+
+def _optional_id(value: Any, name: str, pattern: re.Pattern[str]) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise _bad(f"{name} must match {pattern.pattern}")
+    return value
+
+
+def _details(value: Any) -> tuple[Mapping[str, Any], ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise _bad("authorization_details must be a non-empty array (RFC 9396)")
+    if len(json.dumps(value)) > MAX_DETAILS_BYTES:
+        raise _bad(f"authorization_details exceed {MAX_DETAILS_BYTES} bytes")
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("type"), str) or not item["type"]:
+            raise _bad("each authorization_details entry needs a string 'type'")
+    return tuple(value)
+
+
+def issue_params(params: Mapping[str, Any]) -> IssueParams:
+    """The parameters of an ``issue`` request, or RequestRejected(malformed)."""
+    _expect(
+        params, OP_ISSUE, frozenset({"audience", "scope", "ttl", "txn", "authorization_details"})
+    )
+    return IssueParams(
+        audiences=_audiences(params.get("audience")),
+        scopes=_scopes(params.get("scope")),
+        ttl=_ttl(params.get("ttl")),
+        txn=_optional_id(params.get("txn"), "txn", _TXN),
+        authorization_details=_details(params.get("authorization_details")),
+    )
+
+
+def revoke_params(params: Mapping[str, Any]) -> RevokeParams:
+    """The parameters of a ``revoke`` request: exactly one of ``jti`` and ``txn``."""
+    _expect(params, OP_REVOKE, frozenset({"jti", "txn"}))
+    jti = _optional_id(params.get("jti"), "jti", _JTI)
+    txn = _optional_id(params.get("txn"), "txn", _TXN)
+    if (jti is None) == (txn is None):
+        raise _bad("a revoke request names exactly one of jti and txn")
+    return RevokeParams(jti, txn)

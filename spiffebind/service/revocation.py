@@ -1,0 +1,87 @@
+"""Revoking a token or a whole task, by its own client or by an admin, idempotently.
+
+A revocation is kept until no token that could carry it is still alive: the recorded
+``exp`` of a known jti, or the longest lifetime this daemon grants for a task (new tokens
+for a revoked task are refused meanwhile), plus the clock skew verifiers allow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from spiffebind.errors import Reason, RequestRejected
+from spiffebind.service.issuance import Issuance
+from spiffebind.service.params import revoke_params
+from spiffebind.spiffeid import IdPattern, matches_any
+from spiffebind.state.ledger import IssuedRecord
+from spiffebind.token.verify import Clock
+
+
+class Store(Protocol):
+    def revoke_jti(self, jti: str, until: float) -> bool: ...
+
+    def revoke_txn(self, txn: str, until: float) -> bool: ...
+
+
+class Ledger(Protocol):
+    def lookup(self, jti: str) -> IssuedRecord | None: ...
+
+    def clients_of_txn(self, txn: str) -> frozenset[str]: ...
+
+    def latest_exp_of_txn(self, txn: str) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class Revoked:
+    caller_id: str
+    jti: str | None
+    txn: str | None
+    until: float
+    newly: bool
+
+
+class Revocation:
+    def __init__(
+        self,
+        *,
+        authenticator: Issuance,
+        store: Store,
+        ledger: Ledger,
+        admins: tuple[IdPattern, ...],
+        clock: Clock,
+        max_ttl: int,
+        clock_skew: int,
+    ) -> None:
+        self._auth = authenticator
+        self._store = store
+        self._ledger = ledger
+        self._admins = admins
+        self._clock = clock
+        self._max_ttl = max_ttl
+        self._skew = clock_skew
+
+    def revoke(self, proof: str) -> Revoked:
+        """Record the revocation durably before answering; RequestRejected when not allowed."""
+        request = self._auth.authenticate(proof)
+        params = revoke_params(request.params)
+        caller = request.caller_id
+        admin = matches_any(self._admins, caller)
+        now = self._clock.now()
+        if params.jti is not None:
+            record = self._ledger.lookup(params.jti)
+            if not admin and (record is None or record.client_id != caller):
+                raise RequestRejected(
+                    Reason.POLICY_DENIED, "only the token's client or an admin may revoke it"
+                )
+            until = (record.exp if record else now + self._max_ttl) + self._skew
+            return Revoked(
+                caller, params.jti, None, until, self._store.revoke_jti(params.jti, until)
+            )
+        txn = params.txn or ""
+        if not admin and caller not in self._ledger.clients_of_txn(txn):
+            raise RequestRejected(
+                Reason.POLICY_DENIED, "only a client of the task or an admin may revoke it"
+            )
+        until = max(now + self._max_ttl, self._ledger.latest_exp_of_txn(txn) or now) + self._skew
+        return Revoked(caller, None, txn, until, self._store.revoke_txn(txn, until))

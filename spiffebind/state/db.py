@@ -1,0 +1,181 @@
+"""One SQLite file under the state directory, opened the same way for every store.
+
+Each store owns its own file, because ``PRAGMA synchronous`` is per connection and the
+stores need different durability; a file is WAL, created 0600 in a 0700 directory, and held
+by one process at a time (an ``flock``), since another writer's rows would never reach this
+process's in-memory mirror. Every sqlite or OS failure becomes a :class:`StateError` naming
+the file, and a failed transaction is rolled back so that nothing is acknowledged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+from spiffebind.errors import StateError
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What one store's file holds, how durable its commits are, and how its mirror loads."""
+
+    kind: str
+    file_name: str
+    application_id: int
+    version: int
+    tables: tuple[str, ...]
+    synchronous: Literal["FULL", "NORMAL"]
+    load: str
+
+    @property
+    def lock_name(self) -> str:
+        return f"{Path(self.file_name).stem}.lock"
+
+
+class Database:
+    """An open store file; not thread-safe itself, its store serialises writes."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock_fd: int, kind: str) -> None:
+        self._path = path
+        self._conn = conn
+        self._lock_fd = lock_fd
+        self._kind = kind
+
+    @classmethod
+    def open(cls, state_dir: Path, schema: Schema) -> tuple[Database, list[Row]]:
+        """Open or create the file; also returns the rows of ``schema.load``."""
+        try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"state directory {state_dir}: {_describe(exc)}") from None
+        path = state_dir / schema.file_name
+        lock_fd = _lock(state_dir / schema.lock_name, schema.kind)
+        conn: sqlite3.Connection | None = None
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            rows = _prepare(conn, schema)
+            _fsync_dir(state_dir)
+        except (sqlite3.Error, OSError, StateError) as exc:
+            if conn is not None:
+                conn.close()
+            os.close(lock_fd)
+            raise StateError(f"{schema.kind} store {path}: {_describe(exc)}") from None
+        return cls(path, conn, lock_fd, schema.kind), rows
+
+    @contextlib.contextmanager
+    def transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        """Commit or roll back; any failure (also after close) is a StateError."""
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except (sqlite3.Error, OSError) as exc:
+            raise StateError(
+                f"{self._kind} store {self._path}: {action}: {_describe(exc)}"
+            ) from None
+
+    def close(self) -> None:
+        """Close the file and release it for another process; closing twice is harmless."""
+        if self._lock_fd >= 0:
+            self._conn.close()
+            os.close(self._lock_fd)
+            self._lock_fd = -1
+
+
+class Store:
+    """Base of a store: one file, one lock serialising its writes, closed like a file."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Close the database and release the state directory for another process."""
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _lock(path: Path, kind: str) -> int:
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise StateError(f"{kind} store lock {path}: {_describe(exc)}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise StateError(
+            f"state directory {path.parent} is already in use by an open {kind} store"
+        ) from None
+    return fd
+
+
+def _prepare(conn: sqlite3.Connection, schema: Schema) -> list[Row]:
+    """Switch to WAL, then create the schema or check that it is ours, and load the rows."""
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if mode != "wal":
+        raise StateError(f"cannot use write-ahead logging (journal mode {mode!r})")
+    conn.execute(f"PRAGMA synchronous = {schema.synchronous}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        if app_id == 0 and tables == 0:
+            for table in schema.tables:
+                conn.execute(table)
+            conn.execute(f"PRAGMA application_id = {schema.application_id}")
+            conn.execute(f"PRAGMA user_version = {schema.version}")
+        elif app_id != schema.application_id:
+            raise StateError(f"not a spiffebind {schema.kind} database")
+        elif version != schema.version:
+            raise StateError(f"unsupported schema version {version}")
+        rows = conn.execute(schema.load).fetchall()
+        conn.execute("COMMIT")
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+    return rows
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the database and WAL file names themselves durable, not only their contents."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)

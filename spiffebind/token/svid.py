@@ -1,0 +1,126 @@
+"""X.509-SVID rules, ``x5c`` encoding, thumbprints, and the one ``alg`` each key type gets.
+
+cryptography's path validator checks the PKI; the SPIFFE rules on top of it (exactly one
+URI SAN that is a SPIFFE ID, an end-entity that may sign) are checked here, because a
+certificate that chains perfectly can still name two workloads or be a CA.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
+from spiffebind.errors import IdentityError, Reason, RejectedError
+from spiffebind.spiffeid import parse_spiffe_id
+from spiffebind.token.jose import b64url_encode
+
+MAX_CHAIN = 5
+"""Leaf plus up to four intermediates: enough for nested SPIRE, small enough to bound work."""
+
+_B64STD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_RSA_BITS = range(2048, 4097)
+
+
+def spiffe_id_of(cert: x509.Certificate, reason: Reason) -> str:
+    """The SPIFFE ID of a leaf that follows the X.509-SVID rules; ``reason`` names the failure."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        uris = san.get_values_for_type(x509.UniformResourceIdentifier)
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        basic = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except (x509.ExtensionNotFound, ValueError) as exc:
+        raise RejectedError(reason, f"not an X.509-SVID: {exc}") from None
+    if len(uris) != 1:
+        raise RejectedError(reason, "an X.509-SVID has exactly one URI SAN")
+    if basic.ca or not usage.digital_signature or usage.key_cert_sign or usage.crl_sign:
+        raise RejectedError(reason, "an X.509-SVID leaf is a signing end-entity, not a CA")
+    try:
+        return parse_spiffe_id(uris[0])
+    except ValueError as exc:
+        raise RejectedError(reason, f"URI SAN is not a SPIFFE ID: {exc}") from None
+
+
+def thumbprint(cert: x509.Certificate) -> str:
+    """RFC 8705 ``x5t#S256``; also our ``kid``: base64url SHA-256 of the certificate DER."""
+    return b64url_encode(hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest())
+
+
+def alg_for_key(key: PublicKeyTypes) -> str | None:
+    """The only ``alg`` a key may sign with, or None when we do not support the key."""
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        return {"secp256r1": "ES256", "secp384r1": "ES384"}.get(key.curve.name)
+    if isinstance(key, rsa.RSAPublicKey):
+        return "RS256" if key.key_size in _RSA_BITS else None
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return "EdDSA"
+    return None
+
+
+def encode_x5c(chain: Sequence[x509.Certificate]) -> list[str]:
+    """RFC 7515 4.1.6: standard base64 (not url-safe) DER, leaf first."""
+    return [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in chain]
+
+
+def decode_x5c(value: object) -> tuple[x509.Certificate, ...] | None:
+    """The certificates of an ``x5c`` header, or None when absent or not strictly encoded."""
+    if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_CHAIN:
+        return None
+    certs = []
+    for item in value:
+        if not isinstance(item, str) or len(item) % 4 or not _B64STD.fullmatch(item):
+            return None
+        try:
+            certs.append(x509.load_der_x509_certificate(base64.b64decode(item, validate=True)))
+        except (ValueError, binascii.Error):
+            return None
+    return tuple(certs)
+
+
+@dataclass(frozen=True)
+class SigningIdentity:
+    """An X.509-SVID with its private key: what the daemon mints with and agents sign with.
+
+    ``chain`` is leaf first, intermediates after, without the trust anchor (as the Workload
+    API sends it); it goes into ``x5c`` as is. Construction checks the pair once
+    (IdentityError), so signing never meets a bad one.
+    """
+
+    chain: tuple[x509.Certificate, ...]
+    key: PrivateKeyTypes
+    spiffe_id: str = field(init=False)
+    alg: str = field(init=False)
+    x5c: tuple[str, ...] = field(init=False)
+    kid: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.chain:
+            raise IdentityError("an SVID chain needs at least the leaf")
+        leaf = self.chain[0]
+        try:
+            spiffe_id = spiffe_id_of(leaf, Reason.UNTRUSTED_SIGNER)
+        except RejectedError as exc:
+            raise IdentityError(exc.detail) from None
+        der, spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        if leaf.public_key().public_bytes(der, spki) != self.key.public_key().public_bytes(
+            der, spki
+        ):
+            raise IdentityError("private key does not match the SVID leaf")
+        alg = alg_for_key(leaf.public_key())
+        if alg is None:
+            raise IdentityError("SVID key type is not supported for signing")
+        for name, value in (
+            ("spiffe_id", spiffe_id),
+            ("alg", alg),
+            ("x5c", tuple(encode_x5c(self.chain))),
+            ("kid", thumbprint(leaf)),
+        ):
+            object.__setattr__(self, name, value)

@@ -1,0 +1,296 @@
+"""Access-token verification: the ordered checks of token-profile section 3.
+
+Each step is one function, called in the profile's order, so a token with two defects is
+always rejected for the earlier one. Everything the checks need from the world (time,
+bundles, revocation, policy) is injected through the narrow protocols below.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from cryptography import x509
+
+from spiffebind.errors import ConfigError, Reason, RejectedError, TokenRejected
+from spiffebind.spiffeid import IdPattern
+from spiffebind.token.cache import ChainCache, SignatureCache
+from spiffebind.token.chain import TrustBundles, ValidatedChain, validate_chain
+from spiffebind.token.claims import audiences, check_access_claims, delegation_chain, scopes
+from spiffebind.token.jose import MAX_TOKEN_BYTES, parse_compact
+from spiffebind.token.signed import authenticate, check_header_shape, rejecting
+from spiffebind.token.svid import thumbprint
+
+ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
+
+
+class Clock(Protocol):
+    def now(self) -> float:
+        """Unix time in seconds."""
+        ...
+
+
+class BundleSource(Protocol):
+    def bundles(self) -> TrustBundles:
+        """The current X.509 authorities by trust-domain name."""
+        ...
+
+
+class RevocationCheck(Protocol):
+    def is_revoked(self, jti: str, txn: str | None) -> bool: ...
+
+
+class PolicyCheck(Protocol):
+    def allows(self, claims: Mapping[str, Any]) -> bool:
+        """Whether the current policy still grants what the token carries."""
+        ...
+
+
+@dataclass(frozen=True)
+class StaticBundles:
+    """A fixed set of bundles, for offline verification and tests."""
+
+    by_domain: TrustBundles
+
+    def bundles(self) -> TrustBundles:
+        return self.by_domain
+
+
+@dataclass(frozen=True)
+class VerifierSettings:
+    """What a verifier accepts; immutable, so a reload builds a new verifier."""
+
+    issuers: tuple[IdPattern, ...]
+    clock_skew: int = 30
+    max_lifetime: int = 3600
+    intermediates: tuple[x509.Certificate, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.issuers:
+            raise ConfigError("a verifier needs at least one issuer pattern")
+        if self.clock_skew < 0 or self.max_lifetime <= 0:
+            raise ConfigError("clock skew must be >= 0 and max lifetime > 0")
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    """A token that passed every check.
+
+    ``claims`` are deep read-only (objects are Mappings, arrays tuples; ``json.dumps(...,
+    default=dict)`` serializes them); ``chain`` is ``(sub, actors outermost first...)``.
+    """
+
+    claims: Mapping[str, Any]
+    chain: tuple[str, ...]
+    signer_id: str
+
+
+@dataclass(frozen=True)
+class _Signed:
+    claims: Mapping[str, Any]
+    signer: ValidatedChain
+
+
+def _reject(reason: Reason, detail: str) -> RejectedError:
+    return RejectedError(reason, detail)
+
+
+def check_issuer_claim(claims: Mapping[str, Any], signer: ValidatedChain) -> None:
+    """Step 8."""
+    if claims["iss"] != signer.spiffe_id:
+        raise _reject(Reason.ISSUER_MISMATCH, "iss is not the x5c leaf's SPIFFE ID")
+
+
+def check_time(claims: Mapping[str, Any], now: float, settings: VerifierSettings) -> None:
+    """Step 9: expiry, then not-before, then the lifetime cap; skew on both edges."""
+    skew = settings.clock_skew
+    if now >= claims["exp"] + skew:
+        raise _reject(Reason.EXPIRED, "token has expired")
+    if max(claims["iat"], claims.get("nbf", claims["iat"])) > now + skew:
+        raise _reject(Reason.NOT_YET_VALID, "token is not valid yet")
+    if claims["exp"] - claims["iat"] > settings.max_lifetime:
+        raise _reject(Reason.LIFETIME_TOO_LONG, "exp - iat exceeds the maximum lifetime")
+
+
+def check_audience(claims: Mapping[str, Any], audience: str) -> None:
+    """Step 10: exact match against any member of ``aud``."""
+    if audience not in audiences(claims):
+        raise _reject(Reason.AUDIENCE_MISMATCH, f"token is not for {audience}")
+
+
+def check_binding_present(claims: Mapping[str, Any], presented: Sequence[x509.Certificate]) -> str:
+    """Step 11: a bound token and a certificate to hold it against."""
+    cnf = claims.get("cnf")
+    bound = cnf.get("x5t#S256") if isinstance(cnf, Mapping) else None
+    if not isinstance(bound, str) or not bound:
+        raise _reject(Reason.BINDING_MISSING, "token has no cnf.x5t#S256")
+    if not presented:
+        raise _reject(Reason.BINDING_MISSING, "no presented certificate")
+    return bound
+
+
+def check_binding_match(bound: str, presented_x5t: str) -> None:
+    """Step 12: constant-time, and no normalization of either side."""
+    if not hmac.compare_digest(presented_x5t.encode(), bound.encode()):
+        raise _reject(Reason.BINDING_MISMATCH, "presented certificate is not the bound one")
+
+
+def check_presenter(claims: Mapping[str, Any], presenter: ValidatedChain) -> None:
+    """Step 13, second half (the first half is validating the presented chain)."""
+    if presenter.spiffe_id != claims["client_id"]:
+        raise _reject(Reason.PRESENTER_MISMATCH, "presenter is not the token's client_id")
+
+
+def check_revocation(claims: Mapping[str, Any], revocation: RevocationCheck | None) -> None:
+    """Step 14; None means revocation is not consulted (offline verification)."""
+    if revocation is not None and revocation.is_revoked(claims["jti"], claims.get("txn")):
+        raise _reject(Reason.REVOKED, "token or its task was revoked")
+
+
+def check_policy(claims: Mapping[str, Any], policy: PolicyCheck | None) -> None:
+    """Step 15; None means no runtime policy is consulted."""
+    if policy is not None and not policy.allows(claims):
+        raise _reject(Reason.POLICY_DENIED, "policy no longer allows this token")
+
+
+def check_scopes(claims: Mapping[str, Any], required: Sequence[str]) -> None:
+    """Step 16."""
+    missing = set(required) - scopes(claims)
+    if missing:
+        raise _reject(Reason.INSUFFICIENT_SCOPE, f"missing scope {sorted(missing)[0]!r}")
+
+
+def _digest(token: str | bytes) -> bytes | None:
+    if not isinstance(token, (str, bytes)) or len(token) > MAX_TOKEN_BYTES:
+        return None
+    raw = token.encode("utf-8", "surrogatepass") if isinstance(token, str) else token
+    return hashlib.sha256(raw).digest()
+
+
+class Verifier:
+    """Verifies bound access tokens; keeps bounded caches of chains and signatures.
+
+    A cache size of 0 turns that cache off. Revocation and policy are optional so that
+    offline verification (no daemon) can run the same pipeline.
+    """
+
+    def __init__(
+        self,
+        settings: VerifierSettings,
+        *,
+        bundles: BundleSource,
+        clock: Clock,
+        revocation: RevocationCheck | None = None,
+        policy: PolicyCheck | None = None,
+        chain_cache_size: int = 1024,
+        signature_cache_size: int = 4096,
+    ) -> None:
+        self.settings = settings
+        self._bundles = bundles
+        self._clock = clock
+        self._revocation = revocation
+        self._policy = policy
+        self._chains = ChainCache(chain_cache_size)
+        self._signatures: SignatureCache[_Signed] = SignatureCache(signature_cache_size)
+
+    def verify(
+        self,
+        token: str | bytes,
+        *,
+        audience: str,
+        presented_chain: Sequence[x509.Certificate] | None,
+        required_scopes: Sequence[str] = (),
+        intermediates: Sequence[x509.Certificate] = (),
+        check_binding: bool = True,
+    ) -> VerifiedToken:
+        """All checks, or TokenRejected with the first failing reason.
+
+        ``check_binding=False`` skips steps 11-13, for a subject token being exchanged
+        (delegation): its holder is the exchanging agent's peer, not the caller.
+        """
+        if not isinstance(audience, str) or not audience:
+            raise ConfigError("verification needs the expected audience")
+        presented = tuple(presented_chain or ()) if check_binding else None
+        return self._checked(token, audience, presented, required_scopes, intermediates)
+
+    def introspect(self, token: str | bytes) -> VerifiedToken:
+        """RFC 7662 "active": every check except audience, binding and scope, which belong
+        to the resource server that asks, not to the token."""
+        return self._checked(token, None, None, (), ())
+
+    def _checked(
+        self,
+        token: str | bytes,
+        audience: str | None,
+        presented: tuple[x509.Certificate, ...] | None,
+        required_scopes: Sequence[str],
+        intermediates: Sequence[x509.Certificate],
+    ) -> VerifiedToken:
+        """Steps 1-16 in order; ``None`` for audience or presented skips that step."""
+        with rejecting(TokenRejected):
+            now = self._clock.now()
+            bundles = self._bundles.bundles()
+            hints = (*self.settings.intermediates, *intermediates)
+            signed = self._authenticated(token, now, bundles, hints)
+            claims = signed.claims
+            check_time(claims, now, self.settings)
+            if audience is not None:
+                check_audience(claims, audience)
+            if presented is not None:
+                bound = check_binding_present(claims, presented)
+                known = self._chains.get(presented, bundles, now)  # a look-up, not a check
+                check_binding_match(bound, known.leaf_x5t if known else thumbprint(presented[0]))
+                hints = (*signed.signer.path[1:], *hints)
+                check_presenter(
+                    claims, known or self._validate_presenter(presented, hints, bundles, now)
+                )
+            check_revocation(claims, self._revocation)
+            check_policy(claims, self._policy)
+            check_scopes(claims, required_scopes)
+            return VerifiedToken(claims, delegation_chain(claims), signed.signer.spiffe_id)
+
+    def _authenticated(
+        self,
+        token: str | bytes,
+        now: float,
+        bundles: TrustBundles,
+        hints: Sequence[x509.Certificate],
+    ) -> _Signed:
+        """Steps 1-8, answered from the signature cache when this exact token passed them."""
+        digest = _digest(token)
+        cached = self._signatures.get(digest, now) if digest is not None else None
+        if cached is not None and cached.signer.still_valid(bundles, now):
+            return cached
+        jws = parse_compact(token)
+        check_header_shape(jws.header)
+        check_access_claims(jws.payload)
+        signer = authenticate(
+            jws,
+            typ=ACCESS_TOKEN_TYP,
+            bundles=bundles,
+            now=now,
+            issuers=self.settings.issuers,
+            hints=hints,
+            chains=self._chains,
+        )
+        check_issuer_claim(jws.payload, signer)
+        signed = _Signed(jws.payload, signer)
+        if digest is not None:
+            self._signatures.put(digest, signed, min(jws.payload["exp"], signer.not_after))
+        return signed
+
+    def _validate_presenter(
+        self,
+        presented: tuple[x509.Certificate, ...],
+        hints: Sequence[x509.Certificate],
+        bundles: TrustBundles,
+        now: float,
+    ) -> ValidatedChain:
+        """Step 13, first half: the presented leaf is an SVID valid now in its trust domain."""
+        leaf, rest = presented[0], [*presented[1:], *hints]
+        chain = validate_chain(leaf, rest, bundles, now, Reason.PRESENTER_MISMATCH)
+        self._chains.put(presented, chain)
+        return chain

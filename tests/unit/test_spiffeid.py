@@ -1,0 +1,75 @@
+import pytest
+
+from spiffebind.errors import ConfigError
+from spiffebind.spiffeid import IdPattern, matches_any, parse_spiffe_id, trust_domain_of
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "spiffe://example.org/a",
+        "spiffe://example.org/agents/research/x-1_b.c",
+        "spiffe://a.b-c_d/x",
+    ],
+)
+def test_valid_ids(value: str) -> None:
+    assert parse_spiffe_id(value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "spiffe://example.org",
+        "spiffe://example.org/",
+        "spiffe://Example.org/a",
+        "spiffe://example.org/a/../b",
+        "spiffe://example.org/a/./b",
+        "spiffe://example.org/a//b",
+        "spiffe://example.org/a/",
+        "spiffe://example.org/a b",
+        "spiffe://exa%6dple.org/a",
+        "http://example.org/a",
+        "SPIFFE://example.org/a",
+        "spiffe://user@example.org/a",
+        "spiffe://example.org:443/a",
+        "spiffe://example.org/" + "a" * 2100,
+    ],
+)
+def test_invalid_ids(value: str) -> None:
+    with pytest.raises(ValueError):
+        parse_spiffe_id(value)
+
+
+def test_trust_domain_of() -> None:
+    assert trust_domain_of("spiffe://example.org/a/b") == "example.org"
+
+
+def test_subtree_pattern_matches_strictly_below() -> None:
+    p = IdPattern.parse("spiffe://example.org/spiffebind/*")
+    assert p.matches("spiffe://example.org/spiffebind/node-1")
+    assert p.matches("spiffe://example.org/spiffebind/a/b")
+    assert not p.matches("spiffe://example.org/spiffebind")
+    assert not p.matches("spiffe://example.org/spiffebindx")
+    assert not p.matches("spiffe://example.org.evil/spiffebind/node-1")
+    assert str(p) == "spiffe://example.org/spiffebind/*"
+
+
+def test_trust_domain_pattern() -> None:
+    p = IdPattern.parse("spiffe://example.org/*")
+    assert p.matches("spiffe://example.org/x")
+    assert not p.matches("spiffe://example.orgx/x")
+
+
+def test_exact_pattern() -> None:
+    patterns = (IdPattern.parse("spiffe://example.org/a"),)
+    assert matches_any(patterns, "spiffe://example.org/a")
+    assert not matches_any(patterns, "spiffe://example.org/a/b")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["spiffe://example.org/*x", "spiffe://example.org/a*", "example.org/a", "spiffe://EX/*", "*"],
+)
+def test_bad_patterns_name_the_pattern(text: str) -> None:
+    with pytest.raises(ConfigError, match="pattern"):
+        IdPattern.parse(text)

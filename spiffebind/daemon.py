@@ -97,6 +97,7 @@ class Daemon:
         self._stop = asyncio.Event()
         self._ready = False
         self._announced: bool | None = None
+        self._held: Identity | None = None
         self._state_writable = True
 
     # --- wiring -----------------------------------------------------------------------
@@ -185,8 +186,12 @@ class Daemon:
         return True, ""
 
     def _on_identity(self, identity: Identity) -> None:
-        self.metrics.rotations.inc()
         self.metrics.svid_expiry.set(identity.not_after)
+        if self._held is None:
+            self._held = identity
+            return
+        self._held = identity
+        self.metrics.rotations.inc()
         log.info("SVID %s rotated, valid until %d", identity.spiffe_id, identity.not_after)
         self._lifecycle(EventKind.IDENTITY_ROTATION, Decision.ALLOW, signer=identity.spiffe_id)
 

@@ -34,6 +34,9 @@ def status(socket: str | None, as_json: bool, timeout: float) -> None:
     data = MessageToDict(
         info, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    for field in info.DESCRIPTOR.fields:  # proto3 JSON writes int64 as strings; we want numbers
+        if field.cpp_type == field.CPPTYPE_INT64:
+            data[field.name] = int(data[field.name])
     if as_json:
         click.echo(json.dumps(data, sort_keys=True))
     else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +48,20 @@ class RevokeParams:
     txn: str | None
 
 
+def _is_array(value: Any) -> bool:
+    """A JSON array as the token core hands it over (read-only claims use tuples)."""
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def _thaw(value: Any) -> Any:
+    """Plain dicts and lists again, so the details can be minted into a new token."""
+    if isinstance(value, Mapping):
+        return {k: _thaw(v) for k, v in value.items()}
+    if _is_array(value):
+        return [_thaw(v) for v in value]
+    return value
+
+
 def _expect(params: Mapping[str, Any], op: str, allowed: frozenset[str]) -> None:
     if params.get("op") != op:
         raise _bad(f"signed request is not for op {op!r}")
@@ -58,7 +72,7 @@ def _expect(params: Mapping[str, Any], op: str, allowed: frozenset[str]) -> None
 
 def _audiences(value: Any) -> tuple[str, ...]:
     items = [value] if isinstance(value, str) else value
-    if not isinstance(items, list) or not items or len(items) > MAX_AUDIENCES:
+    if not _is_array(items) or not items or len(items) > MAX_AUDIENCES:
         raise _bad(f"audience must be a string or a list of 1 to {MAX_AUDIENCES} strings")
     if any(not isinstance(a, str) or not a or a != a.strip() or " " in a for a in items):
         raise _bad("each audience must be a non-empty string without spaces")
@@ -95,14 +109,18 @@ def _optional_id(value: Any, name: str, pattern: re.Pattern[str]) -> str | None:
 def _details(value: Any) -> tuple[Mapping[str, Any], ...]:
     if value is None:
         return ()
-    if not isinstance(value, list) or not value:
+    if not _is_array(value) or not value:
         raise _bad("authorization_details must be a non-empty array (RFC 9396)")
-    if len(json.dumps(value)) > MAX_DETAILS_BYTES:
+    if len(json.dumps(value, default=dict)) > MAX_DETAILS_BYTES:
         raise _bad(f"authorization_details exceed {MAX_DETAILS_BYTES} bytes")
     for item in value:
-        if not isinstance(item, dict) or not isinstance(item.get("type"), str) or not item["type"]:
+        if (
+            not isinstance(item, Mapping)
+            or not isinstance(item.get("type"), str)
+            or not item["type"]
+        ):
             raise _bad("each authorization_details entry needs a string 'type'")
-    return tuple(value)
+    return tuple(_thaw(item) for item in value)
 
 
 def issue_params(params: Mapping[str, Any]) -> IssueParams:

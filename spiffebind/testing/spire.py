@@ -174,11 +174,17 @@ class SpireTestBed:
         gid: int | None = None,
         env: Mapping[str, str] | None = None,
         stdout: int | IO[Any] | None = None,
+        stderr: int | IO[Any] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start a workload as ``uid``/``gid`` with SPIFFE_ENDPOINT_SOCKET set; stopped on close."""
         environment = {**os.environ, **(env or {}), "SPIFFE_ENDPOINT_SOCKET": self.agent.endpoint}
         proc = subprocess.Popen(
-            list(argv), env=environment, stdin=subprocess.DEVNULL, stdout=stdout, **as_ids(uid, gid)
+            list(argv),
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=stdout,
+            stderr=stderr,
+            **as_ids(uid, gid),
         )
         self._workloads.append(proc)
         return proc

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.spire import SpireTestBed
 
 
@@ -19,3 +20,22 @@ from spiffebind.testing.spire import SpireTestBed
 def spire() -> Iterator[SpireTestBed]:
     with SpireTestBed.start() as bed:
         yield bed
+
+
+POLICY = """rules:
+  - id: agents-search
+    clients: ["spiffe://example.org/agents/*"]
+    audiences: ["spiffe://example.org/tools/search"]
+    scopes: ["search:read", "search:write"]
+    max_ttl: 600
+"""
+
+
+@pytest.fixture(scope="session")
+def daemon(spire: SpireTestBed) -> Iterator[DaemonProcess]:
+    """One spiffebind daemon for the session, attested as gid 0 (the pytest process's own).
+
+    Tests that restart, reload or break it must leave it running with ``POLICY`` again.
+    """
+    with DaemonProcess(spire, policy=POLICY, extra_args=("--metrics-address", "127.0.0.1:0")) as d:
+        yield d

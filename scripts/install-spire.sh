@@ -7,8 +7,8 @@ set -euo pipefail
 version="${SPIRE_VERSION:-1.13.3}"
 bin_dir="${SPIRE_BIN_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/spiffebind/spire/v${version}/bin}"
 
-has_version() {  # $1 = path of a spire binary
-  [ -x "$1" ] && "$1" --version 2>&1 | grep -qx "${version}"
+has_version() {  # $1 = path of a spire binary; a go-install build reports "1.13.3-dev-unk"
+  [ -x "$1" ] && "$1" --version 2>&1 | grep -Eqx "${version//./\\.}(-dev-unk)?"
 }
 
 if has_version "$bin_dir/spire-server" && has_version "$bin_dir/spire-agent"; then

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from spiffebind.errors import ConfigError
-from spiffebind.spiffeid import IdPattern, parse_trust_domain
+from spiffebind.spiffeid import IdPattern, parse_spiffe_id, parse_trust_domain
 
 DEFAULT_SOCKET = Path("/run/spiffebind/api.sock")
 DEFAULT_STATE_DIR = Path("/var/lib/spiffebind")
@@ -38,6 +38,7 @@ class DaemonConfig:
     socket: Path = DEFAULT_SOCKET
     socket_mode: int = 0o666
     workload_api: str | None = None
+    spiffe_id: str | None = None
     files: FileIdentity | None = None
     issuers: tuple[IdPattern, ...] = ()
     admins: tuple[IdPattern, ...] = ()
@@ -102,6 +103,16 @@ def parse_patterns(option: str, values: Iterable[str]) -> tuple[IdPattern, ...]:
         return tuple(IdPattern.parse(v) for v in values)
     except ConfigError as exc:
         raise ConfigError(f"{option}: {exc}") from None
+
+
+def parse_id(option: str, value: str | None) -> str | None:
+    """An optional SPIFFE ID setting, checked strictly."""
+    if value is None:
+        return None
+    try:
+        return parse_spiffe_id(value)
+    except ValueError as exc:
+        raise ConfigError(f"{option} {value!r}: {exc}") from None
 
 
 def file_identity(

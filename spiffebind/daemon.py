@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from spiffebind.api.info import InfoSource
@@ -33,7 +33,8 @@ from spiffebind.observe import notify
 from spiffebind.observe.audit import AuditLog, Decision, EventKind
 from spiffebind.observe.decisions import Decisions
 from spiffebind.observe.http import HttpServer, Response, text
-from spiffebind.observe.metrics import Metrics
+from spiffebind.observe.metrics import Metrics, new_registry
+from spiffebind.observe.upstream import WorkloadApiHealth
 from spiffebind.service.issuance import Issuance, Limits
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.revocation import Revocation
@@ -59,21 +60,21 @@ class HeldBundles:
         return self._source.bundles()
 
 
-def build_identity(config: DaemonConfig) -> BaseSource:
+def build_identity(config: DaemonConfig, metrics: Metrics) -> BaseSource:
     if config.files is not None:
         return FileSource(config.files.svid, config.files.svid_key, config.files.bundles)
     if config.workload_api is None:
         raise ConfigError("no identity source configured")
-    return WorkloadApiSource(config.workload_api)
+    return WorkloadApiSource(config.workload_api, on_stream=WorkloadApiHealth(metrics))
 
 
 class Daemon:
-    def __init__(self, config: DaemonConfig, *, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(self, config: DaemonConfig, *, registry: CollectorRegistry | None = None) -> None:
         self.config = config
-        self.registry = registry
-        self.metrics = Metrics(registry)
+        self.registry = registry or new_registry()
+        self.metrics = Metrics(self.registry)
         self.clock = SystemClock()
-        self.identity = build_identity(config)
+        self.identity = build_identity(config, self.metrics)
         try:
             self.policy = LivePolicy(config.policy, config.max_ttl)
         except PolicyError as exc:
@@ -94,6 +95,11 @@ class Daemon:
         except BaseException:
             self.revocations.close()
             raise
+        self.replay = ReplayCache()
+        # read at scrape time, so they are exact whoever changed them last
+        self.metrics.revocations_held.set_function(lambda: sum(self.revocations.counts()))
+        self.metrics.replay_entries.set_function(lambda: len(self.replay))
+        self.metrics.identity_ready.set_function(lambda: self.identity.health().ready)
         self._stop = asyncio.Event()
         self._ready = False
         self._announced: bool | None = None
@@ -110,7 +116,7 @@ class Daemon:
             policy=self.policy,
             revocations=self.revocations,
             ledger=self.ledger,
-            replay=ReplayCache(),
+            replay=self.replay,
             clock=self.clock,
             limits=Limits(c.default_ttl, c.max_ttl, c.request_window),
             chains=chains,
@@ -134,6 +140,7 @@ class Daemon:
         )
         info = InfoSource(
             identity=self.identity,
+            readiness=self._readiness,
             policy=self.policy,
             revocation_counts=self.revocations.counts,
             default_ttl=c.default_ttl,
@@ -186,14 +193,11 @@ class Daemon:
         return True, ""
 
     def _on_identity(self, identity: Identity) -> None:
-        self.metrics.svid_expiry.set(identity.not_after)
-        if self._held is None:
-            self._held = identity
-            return
-        self._held = identity
-        self.metrics.rotations.inc()
-        log.info("SVID %s rotated, valid until %d", identity.spiffe_id, identity.not_after)
-        self._lifecycle(EventKind.IDENTITY_ROTATION, Decision.ALLOW, signer=identity.spiffe_id)
+        """Every new snapshot; a bundle-only update (JWT or X.509) is no SVID rotation."""
+        previous, self._held = self._held, identity
+        if self.decisions.identity_changed(previous, identity):
+            log.info("SVID %s rotated, valid until %d", identity.spiffe_id, identity.not_after)
+            self._lifecycle(EventKind.IDENTITY_ROTATION, Decision.ALLOW, signer=identity.spiffe_id)
 
     def _lifecycle(self, event: EventKind, decision: Decision, **fields: str) -> None:
         """Lifecycle events are best effort even with a required audit log: no caller waits."""
@@ -235,7 +239,6 @@ class Daemon:
     async def _watch_readiness(self, server: ApiServer) -> None:
         self._state_writable = await asyncio.to_thread(_writable, self.config)
         ready, why = self._readiness()
-        self.metrics.identity_ready.set(1 if self.identity.health().ready else 0)
         await server.set_serving(ready)
         if ready != self._announced:
             self._announced = ready
@@ -250,7 +253,6 @@ class Daemon:
         await asyncio.to_thread(self.revocations.sweep, now)
         # a verifier accepts a token until exp + skew; its client may revoke it until then
         await asyncio.to_thread(self.ledger.sweep, now - self.config.clock_skew)
-        self.metrics.revocations_held.set(sum(self.revocations.counts()))
 
     async def _watch_policy(self) -> None:
         """Reload when the file changes; a half-written file is refused like any bad one."""

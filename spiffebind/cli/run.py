@@ -58,6 +58,12 @@ def _env(name: str) -> str:
     help="SPIFFE Workload API endpoint, e.g. unix:///run/spire/agent-sockets/agent.sock.",
 )
 @click.option(
+    "--spiffe-id",
+    envvar=_env("SPIFFE_ID"),
+    show_envvar=True,
+    help="Which SVID to use when the Workload API serves this process several.",
+)
+@click.option(
     "--svid",
     type=click.Path(dir_okay=False, path_type=Path),
     envvar=_env("SVID"),
@@ -184,6 +190,7 @@ def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
         socket=opts["socket"],
         socket_mode=mode,
         workload_api=None if files else cfg.workload_api_endpoint(opts["workload_api"]),
+        spiffe_id=cfg.parse_id("--spiffe-id", opts["spiffe_id"]),
         files=files,
         issuers=cfg.parse_patterns("--issuer", opts["issuer"]),
         admins=cfg.parse_patterns("--admin", opts["admin"]),

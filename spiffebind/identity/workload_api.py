@@ -7,6 +7,9 @@ client cannot even be built while the agent's socket is missing. So every stream
 waits for the socket, builds a fresh client (a fresh channel, free of gRPC's own reconnect
 backoff, which grows to two minutes), and backs off with jitter between attempts. The last
 good SVID and bundles stay served until the SVID expires.
+
+Whoever watches the connection itself (the daemon's metrics) passes ``on_stream``: plain
+events, so this package stays free of any metrics library.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ from spiffebind.errors import ConfigError
 from spiffebind.identity.source import BaseSource, Clock, Identity, JwtBundles, X509Bundles
 
 T = TypeVar("T")
+STREAMS = ("x509", "jwt_bundles")
+"""The streams a source keeps open, by the names ``on_stream`` and health reasons use."""
+
+StreamListener = Callable[[str, bool], None]
+"""Told ``(stream, True)`` when a (re)connected stream delivers its first message and
+``(stream, False)`` when a stream that delivered ends; runs on the stream's thread."""
 Watch = Callable[
     [WorkloadApiClient, Callable[[T], None], Callable[[Exception], None]], StreamCancelHandler
 ]
@@ -75,19 +84,34 @@ class WorkloadApiSource(BaseSource):
     """The daemon's identity from the Workload API; ``start()`` opens the streams."""
 
     def __init__(
-        self, endpoint: str, *, clock: Clock = time.time, backoff: Backoff = Backoff()
+        self,
+        endpoint: str,
+        *,
+        clock: Clock = time.time,
+        backoff: Backoff = Backoff(),
+        on_stream: StreamListener | None = None,
+        spiffe_id: str | None = None,
     ) -> None:
         super().__init__(clock)
         path = socket_path(endpoint)
+        self._wanted = spiffe_id
         self._merge = threading.Lock()
         self._jwt_bundles: JwtBundles = {}
-        streams: tuple[tuple[str, Watch[Any], Callable[[Any], None]], ...] = (
-            ("x509", _watch_x509, self._on_x509),
-            ("jwt_bundles", _watch_jwt, self._on_jwt),
+        watches: tuple[tuple[Watch[Any], Callable[[Any], None]], ...] = (
+            (_watch_x509, self._on_x509),
+            (_watch_jwt, self._on_jwt),
         )
         self._streams = [
-            _Supervisor(name, path=path, backoff=backoff, watch=w, handle=h, report=self._report)
-            for name, w, h in streams
+            _Supervisor(
+                name,
+                path=path,
+                backoff=backoff,
+                watch=w,
+                handle=h,
+                report=self._report,
+                listen=on_stream or _ignore,
+            )
+            for name, (w, h) in zip(STREAMS, watches, strict=True)
         ]
 
     def start(self) -> None:
@@ -99,7 +123,15 @@ class WorkloadApiSource(BaseSource):
             stream.stop()
 
     def _on_x509(self, context: X509Context) -> None:
-        svid = context.default_svid
+        """Take the wanted SVID (or the agent's default, the first) when a workload has several."""
+        svid = next(
+            (s for s in context.x509_svids if self._wanted in (None, str(s.spiffe_id))), None
+        )
+        if svid is None:
+            served = ", ".join(str(s.spiffe_id) for s in context.x509_svids)
+            self._report("svid", f"the Workload API serves no SVID {self._wanted} (only {served})")
+            return
+        self._report("svid", None)
         with self._merge:
             self._publish(
                 Identity(
@@ -130,9 +162,11 @@ class _Supervisor(Generic[T]):
         watch: Watch[T],
         handle: Callable[[T], None],
         report: Callable[[str, str | None], None],
+        listen: StreamListener,
     ) -> None:
         self._name, self._path, self._backoff = name, path, backoff
         self._watch, self._handle, self._report = watch, handle, report
+        self._listen = listen
         self._stopped = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"spiffebind-{name}", daemon=True)
@@ -151,6 +185,8 @@ class _Supervisor(Generic[T]):
         attempt = 0
         while not self._stopped.is_set():
             received, why = self._session()
+            if received:
+                self._listen(self._name, False)
             if self._stopped.is_set():
                 return
             attempt = 0 if received else attempt + 1
@@ -169,7 +205,9 @@ class _Supervisor(Generic[T]):
 
         def on_success(message: T) -> None:
             self._handle(message)
-            received.set()
+            if not received.is_set():
+                received.set()
+                self._listen(self._name, True)
             self._report(self._name, None)
 
         def on_error(exc: Exception) -> None:
@@ -203,6 +241,10 @@ def _watch_jwt(
     on_error: Callable[[Exception], None],
 ) -> StreamCancelHandler:
     return client.stream_jwt_bundles(on_success, on_error, retry_connect=False)
+
+
+def _ignore(stream: str, up: bool) -> None:
+    """The default listener: nobody watches the connection."""
 
 
 def _x509_bundles(bundle_set: X509BundleSet) -> X509Bundles:

@@ -51,10 +51,14 @@ class DaemonProcess:
         self.policy_file.write_text(policy)
         self.extra_args = tuple(extra_args)
         self.proc: subprocess.Popen[bytes] | None = None
-        self.entry_id = bed.create_entry(
-            self.spiffe_id, uid=0, gid=gid, x509_svid_ttl=x509_svid_ttl
-        )
-        bed.wait_for_svid(self.spiffe_id, uid=0, gid=gid)
+        try:
+            self.entry_id = bed.create_entry(
+                self.spiffe_id, uid=0, gid=gid, x509_svid_ttl=x509_svid_ttl
+            )
+            bed.wait_for_svid(self.spiffe_id, uid=0, gid=gid)
+        except BaseException:  # Ctrl-C included: nobody else knows the directory yet
+            shutil.rmtree(self.root, ignore_errors=True)
+            raise
 
     def argv(self) -> list[str]:
         return [
@@ -64,6 +68,8 @@ class DaemonProcess:
             "run",
             "--workload-api",
             self.bed.agent.endpoint,
+            "--spiffe-id",
+            self.spiffe_id,
             "--socket",
             str(self.socket),
             "--state-dir",

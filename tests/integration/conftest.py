@@ -33,9 +33,11 @@ POLICY = """rules:
 
 @pytest.fixture(scope="session")
 def daemon(spire: SpireTestBed) -> Iterator[DaemonProcess]:
-    """One spiffebind daemon for the session, attested as gid 0 (the pytest process's own).
+    """One spiffebind daemon for the session, attested as gid 1000 (not the pytest process's).
 
     Tests that restart, reload or break it must leave it running with ``POLICY`` again.
     """
-    with DaemonProcess(spire, policy=POLICY, extra_args=("--metrics-address", "127.0.0.1:0")) as d:
+    with DaemonProcess(
+        spire, policy=POLICY, gid=1000, extra_args=("--metrics-address", "127.0.0.1:0")
+    ) as d:
         yield d

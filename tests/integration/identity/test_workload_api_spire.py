@@ -47,7 +47,7 @@ def entry(spire: SpireTestBed, federated_ca: Authority) -> Iterator[str]:
 
 @pytest.fixture
 def source(spire: SpireTestBed, entry: str) -> Iterator[WorkloadApiSource]:
-    with WorkloadApiSource(spire.agent.endpoint, backoff=QUICK) as src:
+    with WorkloadApiSource(spire.agent.endpoint, backoff=QUICK, spiffe_id=ME) as src:
         yield src
 
 

@@ -1,6 +1,7 @@
 """spiffebind: SPIFFE-bound, task-scoped OAuth2 access tokens for AI agents."""
 
 from spiffebind.errors import (
+    AuditError,
     ConfigError,
     IdentityError,
     PolicyError,
@@ -10,11 +11,13 @@ from spiffebind.errors import (
     SpiffebindError,
     StateError,
     TokenRejected,
+    UnreachableError,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AuditError",
     "ConfigError",
     "IdentityError",
     "PolicyError",
@@ -24,5 +27,6 @@ __all__ = [
     "SpiffebindError",
     "StateError",
     "TokenRejected",
+    "UnreachableError",
     "__version__",
 ]

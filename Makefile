@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SPIRE_VERSION ?= 1.13.3
 export SPIRE_VERSION
+HYDRA_VERSION ?= 2.3.0
+export HYDRA_VERSION
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -26,12 +28,17 @@ venv: $(VENV)/.installed ## Create .venv with the package and its dev extras
 spire: ## Build spire-server and spire-agent v$(SPIRE_VERSION) into the cache (reused when present)
 	@scripts/install-spire.sh >/dev/null
 
+.PHONY: hydra
+hydra: ## Build Ory Hydra v$(HYDRA_VERSION), the tests' upstream OAuth2 server, into the cache
+	@scripts/install-hydra.sh >/dev/null
+
 .PHONY: install
-install: venv spire ## Everything the tests need: .venv, the package, SPIRE
+install: venv spire hydra ## Everything the tests need: .venv, the package, SPIRE, Hydra
 
 .PHONY: test
 test: install ## Run the whole test suite, real SPIRE included
-	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" $(PY) -m pytest $(PYTEST_ARGS)
+	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" HYDRA_BIN_DIR="$$(scripts/install-hydra.sh)" \
+		$(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: unit
 unit: venv ## Run only the fast unit tests
@@ -51,6 +58,10 @@ fmt: venv ## Format and autofix with ruff
 .PHONY: proto
 proto: venv ## Regenerate the gRPC code from proto/ (committed beside the .proto files)
 	$(PY) scripts/gen_proto.py
+
+.PHONY: demo
+demo: install ## The main job end to end, narrated and checked, against real SPIRE (needs root)
+	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" $(PY) -m spiffebind.demo
 
 .PHONY: run
 run: install ## Start a throwaway SPIRE and run the daemon against it (Ctrl-C stops all)

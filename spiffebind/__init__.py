@@ -3,7 +3,11 @@
 from spiffebind.errors import (
     AuditError,
     ConfigError,
+    DemoFailed,
+    ExchangeRejected,
     IdentityError,
+    OAuthError,
+    PeerError,
     PolicyError,
     Reason,
     RejectedError,
@@ -12,6 +16,7 @@ from spiffebind.errors import (
     StateError,
     TokenRejected,
     UnreachableError,
+    UpstreamUnavailable,
 )
 
 __version__ = "0.1.0"
@@ -19,7 +24,11 @@ __version__ = "0.1.0"
 __all__ = [
     "AuditError",
     "ConfigError",
+    "DemoFailed",
+    "ExchangeRejected",
     "IdentityError",
+    "OAuthError",
+    "PeerError",
     "PolicyError",
     "Reason",
     "RejectedError",
@@ -28,5 +37,6 @@ __all__ = [
     "StateError",
     "TokenRejected",
     "UnreachableError",
+    "UpstreamUnavailable",
     "__version__",
 ]

@@ -16,10 +16,14 @@ from typing import Any
 import yaml
 
 from spiffebind.errors import ConfigError
+from spiffebind.service.ext_authz_routes import ExtAuthzSettings
 from spiffebind.spiffeid import IdPattern, parse_spiffe_id, parse_trust_domain
+from spiffebind.upstream.settings import UpstreamIssuer
 
 DEFAULT_SOCKET = Path("/run/spiffebind/api.sock")
 DEFAULT_STATE_DIR = Path("/var/lib/spiffebind")
+FILE_ONLY_KEYS = ("ext_authz_routes", "upstream_issuers")
+"""Config-file keys with no flag: structured values a command line cannot carry."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,9 @@ class DaemonConfig:
     clock_skew: int = 30
     request_window: int = 60
     grace_seconds: float = 5.0
+    ext_authz_socket: Path | None = None
+    ext_authz: ExtAuthzSettings = field(default_factory=ExtAuthzSettings)
+    upstream_issuers: tuple[UpstreamIssuer, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -19,8 +19,10 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer
 from spiffebind.api.info import InfoSource
 from spiffebind.api.interceptors import MetricsInterceptor
+from spiffebind.api.jwks import PublishedKeys
 from spiffebind.api.server import ApiServer, Listener
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.clock import SystemClock
@@ -35,6 +37,8 @@ from spiffebind.observe.decisions import Decisions
 from spiffebind.observe.http import HttpServer, Response, text
 from spiffebind.observe.metrics import Metrics, new_registry
 from spiffebind.observe.upstream import WorkloadApiHealth
+from spiffebind.service.exchange import Exchange
+from spiffebind.service.ext_authz import ExtAuthz
 from spiffebind.service.issuance import Issuance, Limits
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.revocation import Revocation
@@ -42,6 +46,8 @@ from spiffebind.spiffeid import IdPattern
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
 from spiffebind.token.chain import TrustBundles
+from spiffebind.token.jwk import JWKS_MEDIA_TYPE
+from spiffebind.upstream import UpstreamValidator
 
 log = logging.getLogger("spiffebind")
 
@@ -104,6 +110,7 @@ class Daemon:
         self._ready = False
         self._announced: bool | None = None
         self._held: Identity | None = None
+        self.keys = PublishedKeys(self.clock)
         self._state_writable = True
 
     # --- wiring -----------------------------------------------------------------------
@@ -138,6 +145,7 @@ class Daemon:
             revocation=self.revocations,
             policy=self.policy,
         )
+        self.verifier = verifier
         info = InfoSource(
             identity=self.identity,
             readiness=self._readiness,
@@ -148,13 +156,41 @@ class Daemon:
             request_window=c.request_window,
         )
         self.info = info
+        exchange = Exchange(
+            authenticator=issuance,
+            identity=self.identity,
+            policy=self.policy,
+            verifier=verifier,
+            upstream=UpstreamValidator(
+                c.upstream_issuers, clock=self.clock, clock_skew=c.clock_skew
+            ),
+            revocations=self.revocations,
+            ledger=self.ledger,
+            clock=self.clock,
+            limits=Limits(c.default_ttl, c.max_ttl, c.request_window),
+        )
         return TokenServicer(
             info=info,
             issuance=issuance,
             revocation=revocation,
             verifier=verifier,
             decisions=self.decisions,
+            exchange=exchange,
         )
+
+    async def _start_ext_authz(self) -> ExtAuthzServer | None:
+        """Envoy's ext_authz endpoint, deciding with the very verifier VerifyToken uses."""
+        path = self.config.ext_authz_socket
+        if path is None:
+            return None
+        server = ExtAuthzServer(
+            Listener(path, self.config.socket_mode),
+            ExtAuthzServicer(ExtAuthz(self.verifier, self.config.ext_authz), self.decisions),
+            interceptors=(MetricsInterceptor(self.metrics),),
+        )
+        await server.start()
+        log.info("ext_authz listening on %s", path)
+        return server
 
     def _http(self, loop: asyncio.AbstractEventLoop) -> HttpServer | None:
         if self.config.metrics_address is None:
@@ -174,7 +210,12 @@ class Daemon:
 
         server = HttpServer(
             self.config.metrics_address,
-            {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics},
+            {
+                "/healthz": healthz,
+                "/readyz": readyz,
+                "/metrics": metrics,
+                "/jwks.json": lambda: Response(200, self.keys.document(), JWKS_MEDIA_TYPE),
+            },
         )
         server.start()
         log.info("health and metrics on http://%s:%d", self.config.metrics_address[0], server.port)
@@ -195,6 +236,7 @@ class Daemon:
     def _on_identity(self, identity: Identity) -> None:
         """Every new snapshot; a bundle-only update (JWT or X.509) is no SVID rotation."""
         previous, self._held = self._held, identity
+        self.keys.update(identity.signing)
         if self.decisions.identity_changed(previous, identity):
             log.info("SVID %s rotated, valid until %d", identity.spiffe_id, identity.not_after)
             self._lifecycle(EventKind.IDENTITY_ROTATION, Decision.ALLOW, signer=identity.spiffe_id)
@@ -287,6 +329,7 @@ class Daemon:
         self.identity.start()
         http = self._http(loop)
         server: ApiServer | None = None
+        ext_authz: ExtAuthzServer | None = None
         try:
             me = await self._first_identity()
             if me is None:
@@ -299,6 +342,7 @@ class Daemon:
                 interceptors=(MetricsInterceptor(self.metrics),),
             )
             await server.start()
+            ext_authz = await self._start_ext_authz()
             self._ready = True
             log.info("API listening on %s", self.config.socket)
             async with asyncio.TaskGroup() as tasks:
@@ -317,8 +361,8 @@ class Daemon:
             notify.notify_stopping()
             log.info("stopping")
             self._lifecycle(EventKind.SHUTDOWN, Decision.ALLOW)
-            if server is not None:
-                await server.stop(self.config.grace_seconds)
+            grace = self.config.grace_seconds
+            await asyncio.gather(*(s.stop(grace) for s in (server, ext_authz) if s is not None))
             if http is not None:
                 http.close()
             self.identity.close()

@@ -10,9 +10,13 @@ Every error the package raises on purpose derives from :class:`SpiffebindError`,
     ├── StateError             the state directory cannot record what was asked
     ├── AuditError             a required audit trail cannot record a decision (fail closed)
     ├── UnreachableError       a client could not talk to the daemon at all (exit 2)
+    ├── PeerError              an mTLS peer is not the workload the caller meant to reach
+    ├── DemoFailed             ``python -m spiffebind.demo`` saw a step go other than narrated
+    ├── UpstreamUnavailable    an upstream OAuth2 issuer (JWKS, introspection) did not answer
     └── RejectedError          a definite "no", with a :class:`Reason` from the token profile
         ├── TokenRejected      an access token failed verification
         └── RequestRejected    a signed request (issue/exchange/revoke) failed verification
+            └── ExchangeRejected   a token exchange refused, with its RFC 8693 error code
 """
 
 from __future__ import annotations
@@ -48,6 +52,22 @@ class Reason(StrEnum):
     REPLAYED = "replayed"
 
 
+class OAuthError(StrEnum):
+    """OAuth2 error codes a refused token exchange carries (RFC 6749 5.2, 8693 2.2.2, 9396 5).
+
+    RFC 8693 says a subject token that is invalid or unacceptable by policy is
+    ``invalid_request``; a target (audience) it will not issue for is ``invalid_target``; a
+    signed request that does not authenticate the caller is ``invalid_client``.
+    """
+
+    INVALID_REQUEST = "invalid_request"
+    INVALID_CLIENT = "invalid_client"
+    INVALID_TARGET = "invalid_target"
+    INVALID_SCOPE = "invalid_scope"
+    INVALID_AUTHORIZATION_DETAILS = "invalid_authorization_details"
+    TEMPORARILY_UNAVAILABLE = "temporarily_unavailable"
+
+
 class SpiffebindError(Exception):
     """Root of every error spiffebind raises on purpose."""
 
@@ -80,6 +100,14 @@ class UnreachableError(SpiffebindError):
     """The daemon's socket did not answer; distinct from a daemon that answers "not ready"."""
 
 
+class PeerError(SpiffebindError):
+    """The other end of an mTLS connection showed no X.509-SVID, or not the expected one."""
+
+
+class DemoFailed(SpiffebindError):
+    """The demo is also a smoke test: a step did not behave as its narration says (exit 1)."""
+
+
 class AuditError(SpiffebindError):
     """The audit trail is required and refused a line; the decision must not be given."""
 
@@ -99,3 +127,18 @@ class TokenRejected(RejectedError):
 
 class RequestRejected(RejectedError):
     """A signed request failed verification (token-profile section 2)."""
+
+
+class ExchangeRejected(RequestRejected):
+    """A token exchange refused: the profile's reason plus the OAuth2 error code for it."""
+
+    def __init__(self, reason: Reason, detail: str = "", *, oauth: OAuthError) -> None:
+        super().__init__(reason, detail)
+        self.oauth = oauth
+
+
+class UpstreamUnavailable(SpiffebindError):
+    """An upstream issuer's JWKS or introspection endpoint could not be reached in time.
+
+    Not a "no": the subject token may well be good, so clients should retry later.
+    """

@@ -1,7 +1,8 @@
 """The one place our errors become gRPC statuses, so servicers never catch broadly.
 
 The reason code travels as trailing metadata ``spiffebind-reason`` next to the status, where
-a client can read it without parsing the message.
+a client can read it without parsing the message; a refused exchange adds its OAuth2 error
+code (RFC 8693, RFC 9396) as ``spiffebind-oauth-error``.
 """
 
 from __future__ import annotations
@@ -9,24 +10,31 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 
 from spiffebind.errors import (
     AuditError,
     ConfigError,
+    ExchangeRejected,
     IdentityError,
+    OAuthError,
     Reason,
     RejectedError,
     SpiffebindError,
     StateError,
+    UpstreamUnavailable,
 )
 
 log = logging.getLogger(__name__)
 
 REASON_KEY = "spiffebind-reason"
 KIND_KEY = "spiffebind-error"
+OAUTH_ERROR_KEY = "spiffebind-oauth-error"
+_NARROWING = frozenset(
+    {OAuthError.INVALID_TARGET, OAuthError.INVALID_SCOPE, OAuthError.INVALID_AUTHORIZATION_DETAILS}
+)
 
 _BY_REASON = {
     Reason.MALFORMED: grpc.StatusCode.INVALID_ARGUMENT,
@@ -48,6 +56,7 @@ def kind_of(exc: SpiffebindError) -> str:
         ("state", StateError),
         ("audit", AuditError),
         ("config", ConfigError),
+        ("upstream", UpstreamUnavailable),
     )
     for kind, cls in kinds:
         if isinstance(exc, cls):
@@ -57,13 +66,29 @@ def kind_of(exc: SpiffebindError) -> str:
 
 def status_for(exc: SpiffebindError) -> grpc.StatusCode:
     """The gRPC status for one of our errors."""
+    if isinstance(exc, ExchangeRejected) and exc.oauth in _NARROWING:
+        return grpc.StatusCode.PERMISSION_DENIED
     if isinstance(exc, RejectedError):
         return _BY_REASON.get(exc.reason, grpc.StatusCode.UNAUTHENTICATED)
-    if isinstance(exc, IdentityError | StateError | AuditError):
+    if isinstance(exc, IdentityError | StateError | AuditError | UpstreamUnavailable):
         return grpc.StatusCode.UNAVAILABLE
     if isinstance(exc, ConfigError):
         return grpc.StatusCode.INVALID_ARGUMENT
     return grpc.StatusCode.INTERNAL
+
+
+async def abort(context: Context, exc: SpiffebindError) -> NoReturn:
+    """End the call with the status of ``exc``, its kind and reason as trailing metadata."""
+    metadata = [(KIND_KEY, kind_of(exc))]
+    if isinstance(exc, RejectedError):
+        metadata.append((REASON_KEY, exc.reason.value))
+    if isinstance(exc, ExchangeRejected):
+        metadata.append((OAUTH_ERROR_KEY, exc.oauth.value))
+    if isinstance(exc, UpstreamUnavailable):
+        metadata.append((OAUTH_ERROR_KEY, OAuthError.TEMPORARILY_UNAVAILABLE.value))
+    context.set_trailing_metadata(tuple(metadata))
+    await context.abort(status_for(exc), str(exc))
+    raise AssertionError("abort returned")  # pragma: no cover
 
 
 def translated(handler: Handler[S, Req, Resp]) -> Handler[S, Req, Resp]:
@@ -74,12 +99,7 @@ def translated(handler: Handler[S, Req, Resp]) -> Handler[S, Req, Resp]:
         try:
             return await handler(self, request, context)
         except SpiffebindError as exc:
-            metadata = [(KIND_KEY, kind_of(exc))]
-            if isinstance(exc, RejectedError):
-                metadata.append((REASON_KEY, exc.reason.value))
-            context.set_trailing_metadata(tuple(metadata))
             log.debug("%s refused: %s", getattr(handler, "__name__", "call"), exc)
-            await context.abort(status_for(exc), str(exc))
-            raise AssertionError("abort returned") from None  # pragma: no cover
+            await abort(context, exc)
 
     return wrapper

@@ -16,17 +16,18 @@ from spiffebind.token.jose import ALGORITHMS
 
 @dataclass(frozen=True)
 class InfoSource:
+    """``readiness`` is the daemon's own judgement (identity, socket, state directory), the
+    one /readyz and the gRPC health service give, so every probe agrees."""
+
     identity: IdentitySource
+    readiness: Callable[[], tuple[bool, str]]
     policy: LivePolicy
     revocation_counts: Callable[[], tuple[int, int]]
     default_ttl: int
     max_ttl: int
     request_window: int
     started: float = field(default_factory=time.monotonic)
-
-    def readiness(self) -> tuple[bool, str]:
-        health = self.identity.health()
-        return health.ready, health.reason
+    clock: Callable[[], float] = time.monotonic
 
     def info(self) -> pb.GetInfoResponse:
         ready, why = self.readiness()
@@ -40,7 +41,7 @@ class InfoSource:
             policy_digest=self.policy.policy.digest,
             policy_rules=len(self.policy.policy.rules),
             revocations_held=sum(self.revocation_counts()),
-            uptime_seconds=time.monotonic() - self.started,
+            uptime_seconds=self.clock() - self.started,
             request_window_seconds=self.request_window,
         )
         try:

@@ -1,7 +1,7 @@
-"""Cross-cutting concerns around every unary call: timing by method and status code.
+"""Cross-cutting concerns around every unary call: decoding, and timing by method and code.
 
-Servicers stay thin; this wraps the handler grpc found, so even a call that fails before
-reaching our code is counted.
+Servicers stay thin; these wrap the handler grpc found, so even a call that fails before
+reaching our code is answered cleanly and counted.
 """
 
 from __future__ import annotations
@@ -11,7 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, cast
 
 import grpc
+from google.protobuf.message import DecodeError
 
+from spiffebind.api.errors import abort
+from spiffebind.errors import Reason, RejectedError
 from spiffebind.observe.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -21,6 +24,36 @@ else:
     _Interceptor = grpc.aio.ServerInterceptor
     _Handler = grpc.RpcMethodHandler
 
+_Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]]
+_Unary = Callable[[Any, Any], Awaitable[Any]]
+
+
+class DecodingInterceptor(_Interceptor):
+    """Decodes each request inside the call, so bytes that are not the expected message get
+    INVALID_ARGUMENT (reason ``malformed``) rather than grpc's own UNKNOWN and a traceback."""
+
+    async def intercept_service(
+        self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> _Handler:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None or handler.request_deserializer is None:
+            return handler
+        decode = handler.request_deserializer
+        inner = cast(_Unary, handler.unary_unary)
+
+        async def decoded(raw: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            try:
+                request = decode(raw)
+            except DecodeError:
+                await abort(context, RejectedError(Reason.MALFORMED, "undecodable request message"))
+            return await inner(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            cast(Any, decoded),
+            request_deserializer=None,
+            response_serializer=handler.response_serializer,
+        )
+
 
 class MetricsInterceptor(_Interceptor):
     """Observes ``spiffebind_grpc_server_handling_seconds{method, code}``."""
@@ -29,15 +62,13 @@ class MetricsInterceptor(_Interceptor):
         self._metrics = metrics
 
     async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]],
-        handler_call_details: grpc.HandlerCallDetails,
+        self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> _Handler:
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
         method = handler_call_details.method.rsplit("/", 1)[-1]
-        inner = cast(Callable[[Any, Any], Awaitable[Any]], handler.unary_unary)
+        inner = cast(_Unary, handler.unary_unary)
         histogram = self._metrics.handling_seconds
 
         async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:

@@ -1,12 +1,13 @@
 """The daemon's gRPC server on its Unix socket: our service, health and reflection.
 
 Messages are capped at 64 KiB (a token is at most 8 KiB, a chain a few KiB), and concurrent
-calls are bounded, so one noisy client cannot exhaust the daemon's memory.
+calls are bounded, so one noisy client cannot exhaust the daemon's memory; bytes that do not
+decode are the caller's INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from spiffebind.api import socket as sock
+from spiffebind.api.interceptors import DecodingInterceptor
 from spiffebind.api.v1 import spiffebind_pb2, spiffebind_pb2_grpc
 from spiffebind.client.channel import MAX_MESSAGE_BYTES
 
@@ -28,6 +30,29 @@ class Listener:
     path: Path
     mode: int
     max_concurrent_rpcs: int = 256
+
+
+async def listen(
+    listener: Listener,
+    register: Callable[[grpc.aio.Server], None],
+    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+) -> grpc.aio.Server:
+    """A bounded grpc.aio server with ``register``'s services on the listener's socket."""
+    path = listener.path
+    sock.claim(path)
+    server = grpc.aio.server(
+        interceptors=(*interceptors, DecodingInterceptor()),
+        options=(
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ),
+        maximum_concurrent_rpcs=listener.max_concurrent_rpcs,
+    )
+    register(server)
+    server.add_insecure_port(f"unix:{path}")
+    await server.start()
+    sock.set_mode(path, listener.mode)
+    return server
 
 
 class ApiServer:
@@ -47,16 +72,10 @@ class ApiServer:
 
     async def start(self) -> None:
         """Claim the socket path, listen, and set the socket's mode."""
-        path = self._listener.path
-        sock.claim(path)
-        server = grpc.aio.server(
-            interceptors=self._interceptors,
-            options=(
-                ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            ),
-            maximum_concurrent_rpcs=self._listener.max_concurrent_rpcs,
-        )
+        self._server = await listen(self._listener, self._register, self._interceptors)
+        await self.set_serving(False)
+
+    def _register(self, server: grpc.aio.Server) -> None:
         spiffebind_pb2_grpc.add_TokenServiceServicer_to_server(self._servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(
@@ -67,11 +86,6 @@ class ApiServer:
             ),
             server,
         )
-        server.add_insecure_port(f"unix:{path}")
-        await server.start()
-        sock.set_mode(path, self._listener.mode)
-        self._server = server
-        await self.set_serving(False)
 
     async def set_serving(self, ready: bool) -> None:
         status = (

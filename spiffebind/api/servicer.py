@@ -7,7 +7,6 @@ Decisions live in :mod:`spiffebind.service` and the token core; errors become st
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -19,28 +18,19 @@ from spiffebind.api.errors import translated
 from spiffebind.api.info import InfoSource
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
-from spiffebind.errors import Reason, RejectedError, TokenRejected
+from spiffebind.errors import RejectedError, TokenRejected, UpstreamUnavailable
 from spiffebind.observe.decisions import CallContext, Decisions
+from spiffebind.service.exchange import Exchange
 from spiffebind.service.issuance import Issuance
+from spiffebind.service.params import ACCESS_TOKEN_TYPE
 from spiffebind.service.revocation import Revocation
-from spiffebind.token import VerifiedToken, Verifier
+from spiffebind.token import Verifier
+from spiffebind.token.cache import Lru
+from spiffebind.token.svid import load_presented
 
 Context = grpc.aio.ServicerContext[Any, Any]
 TOKEN_TYPE = "Bearer"  # noqa: S105 - the RFC 6750 token type name, not a secret
-
-
-def _certificates(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
-    """The presented chain; a field that is not DER X.509 is a presenter that is no SVID."""
-    try:
-        return tuple(x509.load_der_x509_certificate(der) for der in ders)
-    except ValueError:
-        raise TokenRejected(
-            Reason.PRESENTER_MISMATCH, "presented certificate is not X.509 DER"
-        ) from None
-
-
-def _claims_json(verified: VerifiedToken) -> str:
-    return json.dumps(verified.claims, default=dict, separators=(",", ":"), sort_keys=True)
+PRESENTED_CHAINS = 1024
 
 
 def _call(request: pb.VerifyTokenRequest) -> CallContext:
@@ -57,12 +47,26 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         revocation: Revocation,
         verifier: Verifier,
         decisions: Decisions,
+        exchange: Exchange | None = None,
     ) -> None:
+        self._exchange = exchange
         self._info = info
         self._issuance = issuance
         self._revocation = revocation
         self._verifier = verifier
         self._decisions = decisions
+        self._presented: Lru[tuple[bytes, ...], tuple[x509.Certificate, ...]] = Lru(
+            PRESENTED_CHAINS
+        )
+
+    def _presented_chain(self, ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
+        """Parsed once per distinct chain: a service presents the same few on every call."""
+        key = tuple(ders)
+        chain = self._presented.get(key)
+        if chain is None:
+            chain = load_presented(key)
+            self._presented.put(key, chain)
+        return chain
 
     @translated
     async def GetInfo(self, request: pb.GetInfoRequest, context: Context) -> pb.GetInfoResponse:
@@ -101,8 +105,9 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             verified = self._verifier.verify(
                 request.token,
                 audience=request.audience,
-                presented_chain=_certificates(request.peer_certificates),
+                presented_chain=self._presented_chain(request.peer_certificates),
                 required_scopes=tuple(request.required_scopes),
+                required_detail_types=tuple(request.required_authorization_details),
             )
         except TokenRejected as exc:
             self._decisions.verify_refused(
@@ -113,7 +118,37 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             verified, _call(request), request.peer_certificates, time.perf_counter() - start
         )
         return pb.VerifyTokenResponse(
-            valid=True, claims_json=_claims_json(verified), chain=list(verified.chain)
+            valid=True, claims_json=verified.claims_json, chain=list(verified.chain)
+        )
+
+    @translated
+    async def ExchangeToken(
+        self, request: pb.ExchangeTokenRequest, context: Context
+    ) -> pb.ExchangeTokenResponse:
+        if self._exchange is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, "token exchange is not enabled")
+        start = time.perf_counter()
+        try:
+            exchanged = await asyncio.to_thread(
+                self._exchange.exchange, request.signed_request, request.subject_token
+            )
+        except (RejectedError, UpstreamUnavailable) as exc:
+            self._decisions.exchange_refused(exc, time.perf_counter() - start)
+            raise
+        self._decisions.exchanged(exchanged, time.perf_counter() - start)
+        claims = exchanged.minted.claims
+        return pb.ExchangeTokenResponse(
+            access_token=exchanged.minted.token,
+            issued_token_type=ACCESS_TOKEN_TYPE,
+            token_type=TOKEN_TYPE,
+            expires_in=max(0, exchanged.minted.exp - int(claims["iat"])),
+            expires_at=exchanged.minted.exp,
+            scope=claims.get("scope", ""),
+            jti=claims["jti"],
+            txn=claims.get("txn", ""),
+            audience=list(exchanged.params.audiences),
+            policy_rule=exchanged.decision.rule_id or "",
+            chain=list(exchanged.chain),
         )
 
     @translated

@@ -15,10 +15,11 @@ from spiffebind.cli.options import (
     socket_option,
 )
 from spiffebind.client.agent import AgentClient
+from spiffebind.client.core import BoundToken
 from spiffebind.errors import ConfigError
 
 
-def _details(value: str | None) -> list[dict[str, object]] | None:
+def parse_authorization_details(value: str | None) -> list[dict[str, object]] | None:
     if value is None:
         return None
     try:
@@ -38,6 +39,12 @@ def _details(value: str | None) -> list[dict[str, object]] | None:
 @click.option("--ttl", type=click.IntRange(min=1), help="Requested lifetime in seconds.")
 @click.option("--txn", help="The task this token is for; revoking the task revokes the token.")
 @click.option("--authorization-details", help="RFC 9396 JSON array of {type: ...} objects.")
+@click.option(
+    "--may-act",
+    metavar="SPIFFE_ID",
+    help="The one agent allowed to exchange this token (RFC 8693 may_act); policy must let "
+    "it act for you.",
+)
 @json_option
 def token(
     socket: str | None,
@@ -49,6 +56,7 @@ def token(
     ttl: int | None,
     txn: str | None,
     authorization_details: str | None,
+    may_act: str | None,
     as_json: bool,
 ) -> None:
     """Get a token bound to this agent's SVID and print it."""
@@ -59,8 +67,14 @@ def token(
             scopes,
             ttl=ttl,
             txn=txn,
-            authorization_details=_details(authorization_details),
+            authorization_details=parse_authorization_details(authorization_details),
+            may_act=may_act,
         )
+    print_token(issued, as_json=as_json)
+
+
+def print_token(issued: BoundToken, *, as_json: bool, **extra: str) -> None:
+    """The token alone, or the cli.md JSON object (plus ``extra`` members)."""
     if not as_json:
         click.echo(issued.access_token)
         return
@@ -72,6 +86,7 @@ def token(
         "scope": issued.scope,
         "jti": issued.jti,
         "txn": issued.txn or None,
+        **extra,
     }
     click.echo(json.dumps(body, sort_keys=True))
 

@@ -10,6 +10,7 @@ import click
 from spiffebind import __version__
 from spiffebind.cli.agent import revoke, token
 from spiffebind.cli.audit import audit
+from spiffebind.cli.exchange import exchange
 from spiffebind.cli.ops import healthcheck, status
 from spiffebind.cli.run import run
 from spiffebind.cli.verify import verify
@@ -39,5 +40,5 @@ def main() -> None:
     """spiffebind: SPIFFE-bound, task-scoped access tokens for AI agents."""
 
 
-for command in (run, token, revoke, verify, status, healthcheck, audit):
+for command in (run, token, exchange, revoke, verify, status, healthcheck, audit):
     main.add_command(command)

@@ -9,12 +9,15 @@ import click
 
 from spiffebind import config as cfg
 from spiffebind.errors import ConfigError
+from spiffebind.service.ext_authz_routes import ExtAuthzSettings, parse_routes
+from spiffebind.upstream.settings import parse_upstream_issuers
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """Eager ``--config``: the file becomes click's default_map, so flags and env still win."""
     if value:
         allowed = {p.name for p in ctx.command.params if p.name and p.name != "config"}
+        allowed.update(cfg.FILE_ONLY_KEYS)
         ctx.default_map = cfg.read_config_file(Path(value), allowed)
     return value
 
@@ -162,6 +165,29 @@ def _env(name: str) -> str:
     help="How long in-flight calls may finish after SIGTERM.",
 )
 @click.option(
+    "--ext-authz-socket",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar=_env("EXT_AUTHZ_SOCKET"),
+    show_envvar=True,
+    help="Also serve Envoy's envoy.service.auth.v3.Authorization on this Unix socket; "
+    "routes come from the config file's ext_authz_routes (docs/ext-authz.md).",
+)
+@click.option(
+    "--ext-authz-trust-xfcc",
+    is_flag=True,
+    envvar=_env("EXT_AUTHZ_TRUST_XFCC"),
+    show_envvar=True,
+    help="Take the client certificate from x-forwarded-client-cert, set by a front proxy "
+    "that terminated mTLS and sanitizes that header.",
+)
+@click.option(
+    "--ext-authz-keep-authorization",
+    is_flag=True,
+    envvar=_env("EXT_AUTHZ_KEEP_AUTHORIZATION"),
+    show_envvar=True,
+    help="Forward the Authorization header upstream (default: removed once checked).",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -173,6 +199,8 @@ def run(**opts: Any) -> None:
     """Run the node-local daemon."""
     from spiffebind.daemon import run_daemon
 
+    file_only = click.get_current_context().default_map or {}
+    opts.update({key: file_only.get(key) for key in cfg.FILE_ONLY_KEYS})
     run_daemon(build_config(opts), log_level=opts["log_level"])
 
 
@@ -205,4 +233,11 @@ def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
         max_ttl=opts["max_ttl"],
         clock_skew=opts["clock_skew"],
         grace_seconds=opts["grace_seconds"],
+        ext_authz_socket=opts["ext_authz_socket"],
+        ext_authz=ExtAuthzSettings(
+            routes=parse_routes(opts.get("ext_authz_routes")),
+            trust_xfcc=opts["ext_authz_trust_xfcc"],
+            keep_authorization=opts["ext_authz_keep_authorization"],
+        ),
+        upstream_issuers=parse_upstream_issuers(opts.get("upstream_issuers")),
     )

@@ -24,6 +24,7 @@ from spiffebind.client import core
 from spiffebind.client.channel import open_channel
 from spiffebind.client.credentials import Credentials
 from spiffebind.client.errors import from_rpc_error
+from spiffebind.service.params import ACCESS_TOKEN_TYPE
 
 R = TypeVar("R")
 
@@ -70,10 +71,16 @@ class AgentClient:
         ttl: int | None = None,
         txn: str | None = None,
         authorization_details: Sequence[Mapping[str, Any]] | None = None,
+        may_act: str | None = None,
     ) -> core.BoundToken:
         """A token for this request: from the cache while fresh and bound to our current SVID."""
         request = core.TokenRequest.of(
-            audience, scopes, ttl=ttl, txn=txn, authorization_details=authorization_details
+            audience,
+            scopes,
+            ttl=ttl,
+            txn=txn,
+            authorization_details=authorization_details,
+            may_act=may_act,
         )
         cached = self._session.cached(request)
         if cached is not None:
@@ -81,6 +88,37 @@ class AgentClient:
         proof, x5t = self._proof(request.params())
         response = self._call(self._stub.IssueToken, pb.IssueTokenRequest(signed_request=proof))
         return self._session.keep(request, response, x5t)
+
+    def exchange(
+        self,
+        subject_token: str,
+        audience: str | Sequence[str],
+        scopes: Sequence[str] = (),
+        *,
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+        ttl: int | None = None,
+        txn: str | None = None,
+        authorization_details: Sequence[Mapping[str, Any]] | None = None,
+        may_act: str | None = None,
+    ) -> core.BoundToken:
+        """A token for another agent's token (delegation) or an upstream OAuth2 token,
+        narrowed and bound to this agent (RFC 8693); never cached, as each hop is one-off.
+
+        Without ``scopes`` (or ``authorization_details``) the subject token's are kept;
+        ``may_act`` names the one agent allowed to exchange the result further.
+        """
+        request = core.TokenRequest.of(
+            audience,
+            scopes,
+            ttl=ttl,
+            txn=txn,
+            authorization_details=authorization_details,
+            may_act=may_act,
+        )
+        proof, x5t = self._proof(request.exchange_params(subject_token, subject_token_type))
+        exchange = pb.ExchangeTokenRequest(signed_request=proof, subject_token=subject_token)
+        response = self._call(self._stub.ExchangeToken, exchange)
+        return core.BoundToken.from_response(response, x5t)
 
     def revoke(self, *, jti: str | None = None, txn: str | None = None) -> pb.RevokeTokenResponse:
         """Revoke one token or a whole task; cached tokens it covers are dropped first."""

@@ -14,6 +14,7 @@ from spiffebind.client import core
 from spiffebind.client.channel import open_aio_channel
 from spiffebind.client.credentials import Credentials
 from spiffebind.client.errors import from_rpc_error
+from spiffebind.service.params import ACCESS_TOKEN_TYPE
 
 R = TypeVar("R")
 
@@ -60,10 +61,16 @@ class AsyncAgentClient:
         ttl: int | None = None,
         txn: str | None = None,
         authorization_details: Sequence[Mapping[str, Any]] | None = None,
+        may_act: str | None = None,
     ) -> core.BoundToken:
         """See :meth:`AgentClient.token`."""
         request = core.TokenRequest.of(
-            audience, scopes, ttl=ttl, txn=txn, authorization_details=authorization_details
+            audience,
+            scopes,
+            ttl=ttl,
+            txn=txn,
+            authorization_details=authorization_details,
+            may_act=may_act,
         )
         cached = self._session.cached(request)
         if cached is not None:
@@ -73,6 +80,32 @@ class AsyncAgentClient:
             self._stub.IssueToken, pb.IssueTokenRequest(signed_request=proof)
         )
         return self._session.keep(request, response, x5t)
+
+    async def exchange(
+        self,
+        subject_token: str,
+        audience: str | Sequence[str],
+        scopes: Sequence[str] = (),
+        *,
+        subject_token_type: str = ACCESS_TOKEN_TYPE,
+        ttl: int | None = None,
+        txn: str | None = None,
+        authorization_details: Sequence[Mapping[str, Any]] | None = None,
+        may_act: str | None = None,
+    ) -> core.BoundToken:
+        """See :meth:`AgentClient.exchange`."""
+        request = core.TokenRequest.of(
+            audience,
+            scopes,
+            ttl=ttl,
+            txn=txn,
+            authorization_details=authorization_details,
+            may_act=may_act,
+        )
+        proof, x5t = await self._proof(request.exchange_params(subject_token, subject_token_type))
+        exchange = pb.ExchangeTokenRequest(signed_request=proof, subject_token=subject_token)
+        response = await self._call(self._stub.ExchangeToken, exchange)
+        return core.BoundToken.from_response(response, x5t)
 
     async def revoke(
         self, *, jti: str | None = None, txn: str | None = None

@@ -17,6 +17,7 @@ from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.client.credentials import Credentials
 from spiffebind.errors import ConfigError
 from spiffebind.token import SigningIdentity, sign_request, thumbprint
+from spiffebind.token.proof import subject_token_sha256
 
 RENEW_AT = 0.8
 """Renew a cached token once 80% of its lifetime has passed."""
@@ -29,6 +30,7 @@ class TokenRequest:
     ttl: int | None = None
     txn: str | None = None
     authorization_details: str | None = None  # canonical JSON, so requests stay hashable
+    may_act: str | None = None
 
     @classmethod
     def of(
@@ -39,14 +41,15 @@ class TokenRequest:
         ttl: int | None = None,
         txn: str | None = None,
         authorization_details: Sequence[Mapping[str, Any]] | None = None,
+        may_act: str | None = None,
     ) -> TokenRequest:
         audiences = (audience,) if isinstance(audience, str) else tuple(audience)
         details = (
             json.dumps(list(authorization_details), sort_keys=True)
-            if authorization_details
+            if authorization_details is not None
             else None
         )
-        return cls(audiences, tuple(scopes), ttl, txn, details)
+        return cls(audiences, tuple(scopes), ttl, txn, details, may_act)
 
     def params(self) -> dict[str, Any]:
         """The signed claims of an ``issue`` request."""
@@ -55,12 +58,29 @@ class TokenRequest:
             "scope": " ".join(self.scopes) or None,
             "ttl": self.ttl,
             "txn": self.txn,
-            "authorization_details": json.loads(self.authorization_details)
-            if self.authorization_details
-            else None,
+            "authorization_details": self._details() or None,
+            "may_act": self.may_act,
         }
         params.update({k: v for k, v in optional.items() if v is not None})
         return params
+
+    def exchange_params(self, subject_token: str, subject_token_type: str) -> dict[str, Any]:
+        """The signed claims of an ``exchange`` request: the proof signs the subject token's
+        SHA-256, the token itself travels beside it. No scopes (or no details) keeps the
+        subject's; an empty list of details drops them all."""
+        dropped: dict[str, Any] = {"authorization_details": []} if self._details() == [] else {}
+        return {
+            **self.params(),
+            **dropped,
+            "op": "exchange",
+            "subject_token_sha256": subject_token_sha256(subject_token),
+            "subject_token_type": subject_token_type,
+        }
+
+    def _details(self) -> list[Any] | None:
+        return (
+            None if self.authorization_details is None else json.loads(self.authorization_details)
+        )
 
 
 @dataclass(frozen=True)
@@ -77,7 +97,9 @@ class BoundToken:
     bound_x5t: str
 
     @classmethod
-    def from_response(cls, response: pb.IssueTokenResponse, bound_x5t: str) -> BoundToken:
+    def from_response(
+        cls, response: pb.IssueTokenResponse | pb.ExchangeTokenResponse, bound_x5t: str
+    ) -> BoundToken:
         return cls(
             access_token=response.access_token,
             token_type=response.token_type,
@@ -147,9 +169,10 @@ class Session:
 
 
 def revoke_params(jti: str | None, txn: str | None) -> dict[str, Any]:
+    """The signed claims of a ``revoke`` request (``jti`` is the proof's own claim)."""
     params: dict[str, Any] = {"op": "revoke"}
     if jti:
-        params["jti"] = jti
+        params["token_jti"] = jti
     if txn:
         params["txn"] = txn
     return params

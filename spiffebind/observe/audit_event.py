@@ -29,6 +29,8 @@ _SECRET = re.compile(
     r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*|-----BEGIN .*?(?:-----END [^-]*-----|\Z)",
     re.DOTALL,
 )
+_MAY_HOLD_SECRET = re.compile("eyJ|-----BEGIN ")
+"""Every match of ``_SECRET`` contains one of these; a text without them needs no scan."""
 
 
 class EventKind(StrEnum):
@@ -125,7 +127,10 @@ def rfc3339(unix_seconds: float) -> str:
 
 def clean(value: str) -> str:
     """Valid UTF-8, secrets redacted, at most MAX_CHARS characters."""
-    text = str.__str__(value).encode("utf-8", "backslashreplace").decode("utf-8")
+    text = str.__str__(value)
+    if len(text) <= MAX_CHARS and text.isascii() and not _MAY_HOLD_SECRET.search(text):
+        return text  # the common case, already clean: skip the re-encoding and the scan
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     text = _SECRET.sub(REDACTED, text)
     return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - len(TRUNCATED)] + TRUNCATED
 
@@ -150,8 +155,11 @@ _CONVERT: dict[str, Any] = {
 }
 
 
+_FIELDS = tuple((f.name, _CONVERT[str(f.type)]) for f in fields(AuditEvent))
+
+
 def encode(event: AuditEvent, *, time: float, prev: str) -> bytes:
     """One ASCII JSON line (without newline): the bytes the next line's ``prev`` hashes."""
     record: dict[str, Any] = {"v": SCHEMA_VERSION, "time": rfc3339(time), "prev": prev}
-    record.update({f.name: _CONVERT[str(f.type)](getattr(event, f.name)) for f in fields(event)})
+    record.update({name: convert(getattr(event, name)) for name, convert in _FIELDS})
     return json.dumps(record, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode()

@@ -12,9 +12,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from spiffebind.errors import RejectedError
+from spiffebind.errors import RejectedError, UpstreamUnavailable
+from spiffebind.identity.source import Identity, X509Bundles
 from spiffebind.observe.audit import AuditEvent, AuditLog, Decision, EventKind
 from spiffebind.observe.metrics import Metrics
+from spiffebind.service.exchange import Exchanged
 from spiffebind.service.issuance import Issued
 from spiffebind.service.revocation import Revoked
 from spiffebind.token import VerifiedToken
@@ -33,6 +35,11 @@ class CallContext:
 def peer_thumbprint(ders: Sequence[bytes]) -> str:
     """x5t#S256 of the presented leaf, as the audit trail names the presenter."""
     return b64url_encode(hashlib.sha256(ders[0]).digest()) if ders else ""
+
+
+def dropped_authorities(before: X509Bundles, after: X509Bundles) -> int:
+    """X.509 authorities an update removed: tokens whose x5c chains to one now fail."""
+    return sum(cert not in after.get(td, ()) for td, certs in before.items() for cert in certs)
 
 
 def _token_fields(claims: Mapping[str, Any], chain: Sequence[str] = ()) -> dict[str, Any]:
@@ -78,35 +85,71 @@ class Decisions:
         self.record(EventKind.ISSUE, Decision.DENY, reason=exc.reason.value, latency=latency)
         self._metrics.issued.labels(result="deny", reason=exc.reason.value).inc()
 
+    def exchanged(self, exchanged: Exchanged, latency: float) -> None:
+        """The subject token itself is never recorded, only what was minted from it."""
+        claims = exchanged.minted.claims
+        self.record(
+            EventKind.EXCHANGE,
+            Decision.ALLOW,
+            rule=exchanged.decision.rule_id or "",
+            latency=latency,
+            **_token_fields(claims, exchanged.chain),
+        )
+        self._metrics.exchanges.labels(result="allow", reason="", subject=exchanged.kind).inc()
+
+    def exchange_refused(self, exc: RejectedError | UpstreamUnavailable, latency: float) -> None:
+        if isinstance(exc, UpstreamUnavailable):
+            self.record(
+                EventKind.EXCHANGE, Decision.ERROR, reason="upstream_unavailable", latency=latency
+            )
+            self._metrics.exchanges.labels(result="error", reason="", subject="upstream").inc()
+            return
+        self.record(EventKind.EXCHANGE, Decision.DENY, reason=exc.reason.value, latency=latency)
+        self._metrics.exchanges.labels(result="deny", reason=exc.reason.value, subject="").inc()
+
     def verified(
         self, verified: VerifiedToken, call: CallContext, peer: Sequence[bytes], latency: float
     ) -> None:
-        self.record(
-            EventKind.VERIFY,
-            Decision.ALLOW,
-            method=call.method,
-            path=call.path,
-            tool=call.tool,
-            peer_x5t=peer_thumbprint(peer),
-            latency=latency,
-            **_token_fields(verified.claims, verified.chain),
-        )
-        self._metrics.verifications.labels(result="allow", reason="").inc()
+        self._verification(EventKind.VERIFY, verified, call, peer_thumbprint(peer), latency)
 
     def verify_refused(
         self, exc: RejectedError, call: CallContext, peer: Sequence[bytes], latency: float
     ) -> None:
-        self.record(
-            EventKind.VERIFY,
-            Decision.DENY,
-            reason=exc.reason.value,
-            method=call.method,
-            path=call.path,
-            tool=call.tool,
-            peer_x5t=peer_thumbprint(peer),
-            latency=latency,
-        )
-        self._metrics.verifications.labels(result="deny", reason=exc.reason.value).inc()
+        self._verification(EventKind.VERIFY, exc, call, peer_thumbprint(peer), latency)
+
+    def ext_authz(
+        self,
+        outcome: VerifiedToken | RejectedError,
+        call: CallContext,
+        peer_x5t: str,
+        latency: float,
+    ) -> None:
+        """One Envoy check: its own audit event, counted with the verifications it is."""
+        self._verification(EventKind.EXT_AUTHZ, outcome, call, peer_x5t, latency)
+
+    def _verification(
+        self,
+        event: EventKind,
+        outcome: VerifiedToken | RejectedError,
+        call: CallContext,
+        peer_x5t: str,
+        latency: float,
+    ) -> None:
+        common: dict[str, Any] = {
+            "method": call.method,
+            "path": call.path,
+            "tool": call.tool,
+            "peer_x5t": peer_x5t,
+            "latency": latency,
+        }
+        if isinstance(outcome, RejectedError):
+            reason = outcome.reason.value
+            self.record(event, Decision.DENY, reason=reason, **common)
+            self._metrics.verifications.labels(result="deny", reason=reason).inc()
+            return
+        fields = _token_fields(outcome.claims, outcome.chain)
+        self.record(event, Decision.ALLOW, **common, **fields)
+        self._metrics.verifications.labels(result="allow", reason="").inc()
 
     def introspected(self, verified: VerifiedToken | None, exc: RejectedError | None) -> None:
         """Introspection is a lookup, not an authorization: audited, not counted."""
@@ -126,6 +169,27 @@ class Decisions:
             txn=revoked.txn or "",
         )
         self._metrics.revocations.labels(kind="jti" if revoked.jti else "txn").inc()
+        if revoked.newly:
+            cause = "revocation" if revoked.jti else "task_end"
+            self._metrics.invalidated.labels(cause=cause).inc()
 
     def revoke_refused(self, exc: RejectedError) -> None:
         self.record(EventKind.REVOKE, Decision.DENY, reason=exc.reason.value)
+
+    def identity_changed(self, previous: Identity | None, current: Identity) -> bool:
+        """Metrics of a new identity snapshot; True when the SVID itself rotated (the caller
+        then records the lifecycle event, best effort), False for a bundle-only update.
+
+        The daemon's own rotation invalidates nothing: tokens signed with the old SVID carry
+        its chain in x5c and stay valid until their exp (capped at its notAfter). An
+        authority dropped from a bundle does invalidate every token chaining to it.
+        """
+        self._metrics.svid_expiry.set(current.not_after)
+        if previous is None:
+            return False
+        dropped = dropped_authorities(previous.x509_bundles, current.x509_bundles)
+        self._metrics.invalidated.labels(cause="rotation").inc(dropped)
+        if current.chain[0] == previous.chain[0]:
+            return False
+        self._metrics.rotations.inc()
+        return True

@@ -2,18 +2,51 @@
 
 Names follow Prometheus conventions (one ``spiffebind_`` prefix, base units, ``_total`` on
 counters, absolute ``_timestamp_seconds`` for expiries). Labels are closed sets only: SPIFFE
-IDs, jti and txn are unbounded and go to the audit log instead.
+IDs, jti and txn are unbounded and go to the audit log instead. README.md ("Metrics") has
+the table operators read; a unit test keeps it equal to this module.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from spiffebind import __version__
 from spiffebind.errors import Reason
+from spiffebind.identity.workload_api import STREAMS
 
-METHODS = ("GetInfo", "IssueToken", "VerifyToken", "IntrospectToken", "RevokeToken")
-RESULTS = ("allow", "deny", "error")
+# "Check" is envoy.service.auth.v3.Authorization/Check on the ext_authz socket.
+METHODS = (
+    "GetInfo",
+    "IssueToken",
+    "VerifyToken",
+    "IntrospectToken",
+    "RevokeToken",
+    "ExchangeToken",
+    "Check",
+)
+EXCHANGE_SUBJECTS = ("delegation", "upstream")
+RELOAD_RESULTS = ("ok", "refused")
+REVOCATION_KINDS = ("jti", "txn")
+INVALIDATION_CAUSES = ("rotation", "revocation", "task_end")
+
+
+def new_registry() -> CollectorRegistry:
+    """A registry of our own with the standard process, platform and GC collectors, so the
+    daemon exports ``process_*`` and ``python_*`` without touching the global REGISTRY."""
+    registry = CollectorRegistry()
+    ProcessCollector(registry=registry)
+    PlatformCollector(registry=registry)
+    GCCollector(registry=registry)
+    return registry
 
 
 class Metrics:
@@ -33,6 +66,14 @@ class Metrics:
             ["result", "reason"],
             registry=registry,
         )
+        self.exchanges = Counter(
+            "spiffebind_token_exchanges_total",
+            "Token exchange decisions, by result (allow, deny, or error: an upstream issuer "
+            "did not answer), reason code, and subject (delegation: another agent's token; "
+            "upstream: an OAuth2 issuer's; empty when refused before it was read).",
+            ["result", "reason", "subject"],
+            registry=registry,
+        )
         self.verifications = Counter(
             "spiffebind_token_verifications_total",
             "Verification decisions, by result and reason code.",
@@ -41,13 +82,26 @@ class Metrics:
         )
         self.revocations = Counter(
             "spiffebind_revocations_total",
-            "Revocations accepted, by kind (jti or txn).",
+            "Revocations accepted (repeats included), by kind (jti or txn).",
             ["kind"],
+            registry=registry,
+        )
+        self.invalidated = Counter(
+            "spiffebind_tokens_invalidated_total",
+            "Events that made tokens unusable before their exp, by cause: revocation (a jti "
+            "newly revoked), task_end (a txn newly revoked), rotation (an X.509 authority "
+            "dropped from a trust bundle).",
+            ["cause"],
             registry=registry,
         )
         self.revocations_held = Gauge(
             "spiffebind_revocations_held",
             "Revocations kept because tokens carrying them may still be alive.",
+            registry=registry,
+        )
+        self.replay_entries = Gauge(
+            "spiffebind_replay_cache_entries",
+            "Signed-request jti values remembered to refuse replays inside the request window.",
             registry=registry,
         )
         self.svid_expiry = Gauge(
@@ -57,12 +111,23 @@ class Metrics:
         )
         self.rotations = Counter(
             "spiffebind_svid_rotations_total",
-            "Times the daemon's own X.509-SVID changed.",
+            "Times the daemon's own X.509-SVID (its leaf certificate) changed.",
             registry=registry,
         )
         self.identity_ready = Gauge(
             "spiffebind_identity_ready",
             "1 while the daemon holds a valid SVID and bundle, else 0.",
+            registry=registry,
+        )
+        self.workload_api_up = Gauge(
+            "spiffebind_workload_api_up",
+            "1 while every Workload API stream is open and has delivered, else 0.",
+            registry=registry,
+        )
+        self.workload_api_reconnects = Counter(
+            "spiffebind_workload_api_reconnects_total",
+            "Workload API streams re-established after they ended, by stream.",
+            ["stream"],
             registry=registry,
         )
         self.policy_reloads = Counter(
@@ -86,12 +151,19 @@ class Metrics:
         self._zero()
 
     def _zero(self) -> None:
-        reasons = ("", *(r.value for r in Reason))
+        for method in METHODS:
+            self.handling_seconds.labels(method=method, code="OK")
         for counter in (self.issued, self.verifications):
             counter.labels(result="allow", reason="")
-            for reason in reasons[1:]:
-                counter.labels(result="deny", reason=reason)
-        for kind in ("jti", "txn"):
+            for reason in Reason:
+                counter.labels(result="deny", reason=reason.value)
+        for subject in EXCHANGE_SUBJECTS:
+            self.exchanges.labels(result="allow", reason="", subject=subject)
+        for kind in REVOCATION_KINDS:
             self.revocations.labels(kind=kind)
-        for result in ("ok", "refused"):
+        for cause in INVALIDATION_CAUSES:
+            self.invalidated.labels(cause=cause)
+        for stream in STREAMS:
+            self.workload_api_reconnects.labels(stream=stream)
+        for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result=result)

@@ -5,18 +5,21 @@ already issued. The daemon should build its issuance request from the claims it 
 sign with this same function (adding the requested TTL), so issuance and verification can
 never read a token differently.
 
-The mapping, per token-profile section 1:
+The mapping, per token-profile section 1 and RFC 8693 4.1:
 
 - ``client_id`` -> ``client_id``; ``aud`` (string or list) -> ``audiences``;
 - ``scope`` (space-separated) -> ``scopes``;
 - the ``type`` of each ``authorization_details`` object -> ``authorization_details_types``;
 - ``sub`` -> ``subject`` when it differs from ``client_id`` (authority that is not the
   client's own: an exchanged upstream subject, or the agent that delegated);
-- ``act``: the outermost ``act.sub`` -> ``acting_for`` (the previous holder, whose token was
-  exchanged) and the number of nested levels -> ``delegation_depth``.
+- ``act`` names the *current* actor outermost, prior actors nested inside, so on an exchanged
+  token the outermost ``act.sub`` is always ``client_id`` (anything else is denied). The
+  previous holder, whose token was exchanged, is the next actor in, or ``sub`` itself when
+  there is only one level -> ``acting_for``; the number of levels -> ``delegation_depth``.
 
-So the token minter must put the previous holder, not the new client, in the outermost
-``act``: the new client is already named by ``client_id``.
+For user -> planner -> research the research agent's token reads ``sub`` = user,
+``client_id`` = research, ``act`` = {research, act: {planner}}: ``acting_for`` = planner,
+depth 2, and the verifier's chain is ``(user, research, planner)``.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ def request_from_claims(claims: Mapping[str, Any]) -> Request | None:
         or audiences is None
         or types is None
         or actors is None
+        or (actors and actors[0] != client_id)
     ):
         return None
     return Request(
@@ -55,7 +59,7 @@ def request_from_claims(claims: Mapping[str, Any]) -> Request | None:
         scopes=tuple(scope.split()),
         authorization_details_types=types,
         subject=sub if sub != client_id else None,
-        acting_for=actors[0] if actors else None,
+        acting_for=_previous_holder(sub, actors),
         delegation_depth=len(actors),
     )
 
@@ -79,6 +83,13 @@ def _detail_types(details: object) -> tuple[str, ...] | None:
     if not all(isinstance(t, str) for t in types):
         return None
     return tuple(dict.fromkeys(str(t) for t in types))
+
+
+def _previous_holder(sub: str, actors: tuple[str, ...]) -> str | None:
+    """Whose token the current actor exchanged: the next actor in, else the subject itself."""
+    if not actors:
+        return None
+    return actors[1] if len(actors) > 1 else sub
 
 
 def _actors(act: object) -> tuple[str, ...] | None:

@@ -36,22 +36,22 @@ class RuleEngine:
         """Grant with the first rule that allows everything asked, else say what blocked it.
 
         A rule allows a request when it matches the client; lists every requested audience,
-        scope and authorization_details type exactly; matches the subject, if any, with
-        ``subjects``; and, for a delegated request, matches ``acting_for`` with
-        ``may_act_for`` and has ``1 <= delegation_depth <= max_delegation_depth``.
+        scope and authorization_details type exactly; and, for authority that is not the
+        client's own, allows whose it is and how it got here (:func:`_subject`,
+        :func:`_delegation`).
         """
         problem = _malformed(request)
         if problem:
-            return _deny(problem)
-        furthest = (0, "client")
+            return _deny(problem, "request")
+        furthest = (0, "client", "client")
         for rule in self.policy.rules:
             failure = _first_failure(rule, request)
             if failure is None:
                 return self._grant(rule, request)
             if failure[0] > furthest[0]:
                 furthest = failure
-        what = "" if furthest[0] == 0 else f"{furthest[1]} for "
-        return _deny(f"no rule allows {what}client {request.client_id!r}")
+        what = "" if furthest[0] == 0 else f"{furthest[2]} for "
+        return _deny(f"no rule allows {what}client {request.client_id!r}", furthest[1])
 
     def allows(self, claims: Mapping[str, Any]) -> bool:
         """Whether a verified token's claims are still allowed by some rule (verify time).
@@ -73,8 +73,10 @@ class RuleEngine:
         )
 
 
-def _deny(reason: str) -> Decision:
-    return Decision(allowed=False, rule_id=None, granted_ttl=None, reason=reason)
+def _deny(reason: str, blocked_by: str) -> Decision:
+    return Decision(
+        allowed=False, rule_id=None, granted_ttl=None, reason=reason, blocked_by=blocked_by
+    )
 
 
 def _malformed(request: Request) -> str | None:
@@ -85,12 +87,12 @@ def _malformed(request: Request) -> str | None:
     return None
 
 
-def _first_failure(rule: Rule, request: Request) -> tuple[int, str] | None:
-    """The first check this rule fails, by position (how far the rule got) and phrase."""
-    for position, check in enumerate(_CHECKS):
+def _first_failure(rule: Rule, request: Request) -> tuple[int, str, str] | None:
+    """The first check this rule fails: position (how far the rule got), its kind, phrase."""
+    for position, (kind, check) in enumerate(_CHECKS):
         failure = check(rule, request)
         if failure is not None:
-            return position, failure
+            return position, kind, failure
     return None
 
 
@@ -130,29 +132,40 @@ def _details(rule: Rule, request: Request) -> str | None:
     return _missing("authorization_details type", types, rule.authorization_details_types)
 
 
+def _first_hop(request: Request) -> bool:
+    """The subject handed its authority straight to the client: no agent in between."""
+    return request.subject is not None and request.acting_for == request.subject
+
+
 def _subject(rule: Rule, request: Request) -> str | None:
+    """Whose authority: ``subjects`` (e.g. upstream users), or, on a first hop, an agent of
+    ``may_act_for`` handing on a token of its own."""
     subject = request.subject
     if subject is None or _matches(rule.subjects, subject):
+        return None
+    if _first_hop(request) and _matches(rule.may_act_for, subject):
         return None
     return f"subject {subject!r}"
 
 
 def _delegation(rule: Rule, request: Request) -> str | None:
+    """How it got here: the previous holder in ``may_act_for`` (already settled by
+    :func:`_subject` on a first hop), and ``1 <= delegation_depth <= max_delegation_depth``."""
     acting_for, depth = request.acting_for, request.delegation_depth
     if acting_for is None and depth == 0:
         return None
-    if acting_for is None or not _matches(rule.may_act_for, acting_for):
+    if acting_for is None or not (_first_hop(request) or _matches(rule.may_act_for, acting_for)):
         return f"acting for {acting_for!r}"
     if not 1 <= depth <= rule.max_delegation_depth:
         return f"delegation depth {depth}"
     return None
 
 
-_CHECKS: tuple[Callable[[Rule, Request], str | None], ...] = (
-    _client,
-    _audiences,
-    _scopes,
-    _details,
-    _subject,
-    _delegation,
+_CHECKS: tuple[tuple[str, Callable[[Rule, Request], str | None]], ...] = (
+    ("client", _client),
+    ("audience", _audiences),
+    ("scope", _scopes),
+    ("authorization_details", _details),
+    ("subject", _subject),
+    ("delegation", _delegation),
 )

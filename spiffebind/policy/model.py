@@ -51,8 +51,8 @@ class Request:
 
     ``subject`` is whose authority the token carries when it is not the client's own (the
     ``sub`` of an exchanged token). ``acting_for`` is the previous holder whose token is being
-    exchanged, and ``delegation_depth`` the length of the resulting ``act`` chain; both are
-    unset for direct issuance.
+    exchanged (the subject itself on a first hop), and ``delegation_depth`` the length of the
+    resulting ``act`` chain, current actor included; both are unset for direct issuance.
     """
 
     client_id: str
@@ -70,7 +70,10 @@ class Decision:
     """The answer and its audit trail: the rule that allowed it, or why none did.
 
     When allowed, ``scopes`` are exactly the requested ones, so the minter never widens them,
-    and ``granted_ttl`` is already capped by the rule and the daemon.
+    and ``granted_ttl`` is already capped by the rule and the daemon. When denied,
+    ``blocked_by`` names the kind of check that stopped the closest rule (``client``,
+    ``audience``, ``scope``, ``authorization_details``, ``subject``, ``delegation``, or
+    ``request`` for a malformed one), so callers can pick an error code without parsing text.
     """
 
     allowed: bool
@@ -78,3 +81,4 @@ class Decision:
     granted_ttl: int | None
     reason: str
     scopes: tuple[str, ...] = ()
+    blocked_by: str = ""

@@ -12,6 +12,7 @@ from typing import Protocol
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.identity.source import IdentitySource
 from spiffebind.policy import Decision, Request
+from spiffebind.service.delegation import check_may_act
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.params import IssueParams, issue_params
 from spiffebind.token import (
@@ -98,6 +99,13 @@ class Issuance:
         )
         if not decision.allowed or decision.granted_ttl is None:
             raise RequestRejected(Reason.POLICY_DENIED, decision.reason)
+        check_may_act(
+            self._policy,
+            sub=request.caller_id,
+            actors=(),
+            audiences=params.audiences,
+            delegate=params.may_act,
+        )
         minted = mint(
             self._identity.current().signing,
             agent_cert=request.caller_cert,
@@ -108,6 +116,7 @@ class Issuance:
             now=self._clock.now(),
             txn=params.txn,
             authorization_details=params.authorization_details or None,
+            may_act={"sub": params.may_act} if params.may_act else None,
         )
         self._ledger.record(minted.claims["jti"], request.caller_id, params.txn, minted.exp)
         return Issued(minted, request, params, decision)

@@ -14,15 +14,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from spiffebind.errors import Reason, RequestRejected
+from spiffebind.spiffeid import parse_spiffe_id
 
 OP_ISSUE = "issue"
 OP_REVOKE = "revoke"
+OP_EXCHANGE = "exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - RFC 8693 URN
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - RFC 8693 URN
+SUBJECT_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE)
 MAX_AUDIENCES = 16
 MAX_SCOPES = 64
 MAX_DETAILS_BYTES = 4096
 _TXN = re.compile(r"[A-Za-z0-9._:@/-]{1,128}")
 _SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
 _JTI = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_SHA256 = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def _bad(detail: str) -> RequestRejected:
@@ -36,10 +42,30 @@ class IssueParams:
     ttl: int | None
     txn: str | None
     authorization_details: tuple[Mapping[str, Any], ...]
+    may_act: str | None = None
 
     @property
     def detail_types(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(d["type"] for d in self.authorization_details))
+
+
+@dataclass(frozen=True)
+class ExchangeParams:
+    """An RFC 8693 exchange. The subject token travels beside the proof; the proof signs its
+    SHA-256 (as DPoP's ``ath`` does), so proofs stay small and tokens are never nested.
+
+    ``scopes`` and ``authorization_details`` are None when not asked for: the subject
+    token's are kept then.
+    """
+
+    subject_token_sha256: str
+    subject_token_type: str
+    audiences: tuple[str, ...]
+    scopes: tuple[str, ...] | None
+    ttl: int | None
+    txn: str | None
+    authorization_details: tuple[Mapping[str, Any], ...] | None
+    may_act: str | None
 
 
 @dataclass(frozen=True)
@@ -123,25 +149,69 @@ def _details(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(_thaw(item) for item in value)
 
 
+def _may_act(value: Any) -> str | None:
+    """The one delegate a holder allows (RFC 8693 4.4 ``may_act``), as a SPIFFE ID."""
+    if value is None:
+        return None
+    try:
+        return parse_spiffe_id(value)
+    except ValueError as exc:
+        raise _bad(f"may_act must be a SPIFFE ID: {exc}") from None
+
+
+_GRANT = frozenset({"audience", "scope", "ttl", "txn", "authorization_details", "may_act"})
+
+
 def issue_params(params: Mapping[str, Any]) -> IssueParams:
     """The parameters of an ``issue`` request, or RequestRejected(malformed)."""
-    _expect(
-        params, OP_ISSUE, frozenset({"audience", "scope", "ttl", "txn", "authorization_details"})
-    )
+    _expect(params, OP_ISSUE, _GRANT)
     return IssueParams(
         audiences=_audiences(params.get("audience")),
         scopes=_scopes(params.get("scope")),
         ttl=_ttl(params.get("ttl")),
         txn=_optional_id(params.get("txn"), "txn", _TXN),
         authorization_details=_details(params.get("authorization_details")),
+        may_act=_may_act(params.get("may_act")),
     )
 
 
+def exchange_params(params: Mapping[str, Any]) -> ExchangeParams:
+    """The parameters of an ``exchange`` request, or RequestRejected(malformed)."""
+    _expect(params, OP_EXCHANGE, _GRANT | {"subject_token_sha256", "subject_token_type"})
+    digest = params.get("subject_token_sha256")
+    if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+        raise _bad("subject_token_sha256 must be the unpadded base64url SHA-256 of the token")
+    token_type = params.get("subject_token_type", ACCESS_TOKEN_TYPE)
+    if token_type not in SUBJECT_TOKEN_TYPES:
+        raise _bad(f"subject_token_type must be one of {', '.join(SUBJECT_TOKEN_TYPES)}")
+    return ExchangeParams(
+        subject_token_sha256=digest,
+        subject_token_type=token_type,
+        audiences=_audiences(params.get("audience")),
+        scopes=_scopes(params["scope"]) if "scope" in params else None,
+        ttl=_ttl(params.get("ttl")),
+        txn=_optional_id(params.get("txn"), "txn", _TXN),
+        authorization_details=_kept_details(params),
+        may_act=_may_act(params.get("may_act")),
+    )
+
+
+def _kept_details(params: Mapping[str, Any]) -> tuple[Mapping[str, Any], ...] | None:
+    """Absent keeps the subject token's entries; an empty array drops them all."""
+    if "authorization_details" not in params:
+        return None
+    value = params["authorization_details"]
+    return () if _is_array(value) and not value else _details(value)
+
+
 def revoke_params(params: Mapping[str, Any]) -> RevokeParams:
-    """The parameters of a ``revoke`` request: exactly one of ``jti`` and ``txn``."""
-    _expect(params, OP_REVOKE, frozenset({"jti", "txn"}))
-    jti = _optional_id(params.get("jti"), "jti", _JTI)
+    """The parameters of a ``revoke`` request: exactly one of ``token_jti`` and ``txn``.
+
+    The token to revoke is named ``token_jti`` because ``jti`` is the proof's own claim.
+    """
+    _expect(params, OP_REVOKE, frozenset({"token_jti", "txn"}))
+    jti = _optional_id(params.get("token_jti"), "token_jti", _JTI)
     txn = _optional_id(params.get("txn"), "txn", _TXN)
     if (jti is None) == (txn is None):
-        raise _bad("a revoke request names exactly one of jti and txn")
+        raise _bad("a revoke request names exactly one of token_jti and txn")
     return RevokeParams(jti, txn)

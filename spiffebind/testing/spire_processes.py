@@ -100,6 +100,10 @@ class SpireServer:
         config.write_text(conf.render())
         self._daemon = _Daemon([str(binary), "run", "-config", str(config)], home / "server.log")
 
+    @property
+    def running(self) -> bool:
+        return self._daemon.running
+
     def start(self, timeout: float = 60.0) -> None:
         self._daemon.start()
         wait_for(self.healthy, timeout=timeout, what="spire-server healthcheck")

@@ -103,3 +103,8 @@ def _is_spiffe_id(value: object) -> bool:
 def scopes(claims: Mapping[str, Any]) -> frozenset[str]:
     scope = claims.get("scope", "")
     return frozenset(scope.split(" ")) - {""}
+
+
+def detail_types(claims: Mapping[str, Any]) -> frozenset[str]:
+    """The ``type`` of every ``authorization_details`` entry (shapes already checked)."""
+    return frozenset(d["type"] for d in claims.get("authorization_details", ()))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -72,6 +73,15 @@ def _reject_constant(name: str) -> Any:
     raise _malformed(f"JSON constant {name} is not allowed")
 
 
+def _finite_float(text: str) -> float:
+    """``1e400`` is valid JSON but no finite number: it would reach the claims as infinity,
+    which no JSON encoder downstream (minting, audit) can write back."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise _malformed(f"JSON number {text[:20]} is out of range")
+    return value
+
+
 def _freeze(value: Any) -> Any:
     """Deep read-only copy, so no caller can change cached claims; refuses lone surrogates."""
     if isinstance(value, dict):
@@ -87,7 +97,10 @@ def _json_object(segment: bytes, what: str) -> Mapping[str, Any]:
     try:
         text = b64url_decode(segment).decode("utf-8")
         value = json.loads(
-            text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
+            text,
+            object_pairs_hook=_reject_duplicates,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
         )
         if not isinstance(value, dict):
             raise _malformed(f"{what} is not a JSON object")

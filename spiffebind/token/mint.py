@@ -43,8 +43,8 @@ def _malformed(detail: str) -> RequestRejected:
     return RequestRejected(Reason.MALFORMED, detail)
 
 
-def _act(actors: Sequence[str]) -> dict[str, Any] | None:
-    """Nest actors given outermost (most recent) first; the innermost is the earliest."""
+def act_claim(actors: Sequence[str]) -> dict[str, Any] | None:
+    """RFC 8693 4.1 ``act``: actors given outermost (current) first, innermost the earliest."""
     act: dict[str, Any] | None = None
     for actor in reversed(actors):
         try:
@@ -95,7 +95,7 @@ def mint(
     optional = {
         "scope": " ".join(scopes) or None,
         "txn": txn,
-        "act": _act(actors),
+        "act": act_claim(actors),
         "authorization_details": list(authorization_details) if authorization_details else None,
         "may_act": may_act,
     }

@@ -7,6 +7,7 @@ caller's identity from the validated ``x5c`` leaf only, never from a request fie
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from spiffebind.token.chain import TrustBundles
 from spiffebind.token.claims import audiences, require_audience, require_int, require_jti
 from spiffebind.token.jose import b64url_encode, parse_compact, sign_compact
 from spiffebind.token.signed import authenticate, check_header_shape, rejecting
-from spiffebind.token.svid import SigningIdentity, thumbprint
+from spiffebind.token.svid import SigningIdentity
 
 REQUEST_TYP = "spiffebind-req+jwt"
 RESERVED_CLAIMS = frozenset({"aud", "iat", "jti"})
@@ -62,6 +63,12 @@ def sign_request(
     return sign_compact(header, claims, identity.key)
 
 
+def subject_token_sha256(token: str) -> str:
+    """What an exchange proof signs in place of the subject token (as DPoP's ``ath`` does
+    for an access token): base64url SHA-256 of its ASCII bytes."""
+    return b64url_encode(hashlib.sha256(token.encode("ascii", "replace")).digest())
+
+
 def _check_claims(claims: Mapping[str, Any]) -> None:
     require_audience(claims)
     require_int(claims, "iat")
@@ -96,7 +103,7 @@ def check_request(
             raise RequestRejected(Reason.NOT_YET_VALID, "request proof is from the future")
         if daemon_id not in audiences(claims):
             raise RequestRejected(Reason.AUDIENCE_MISMATCH, f"proof is not for {daemon_id}")
-        if not replay.first_use(f"{thumbprint(caller.leaf)}.{claims['jti']}", iat + window, now):
+        if not replay.first_use(f"{caller.leaf_x5t}.{claims['jti']}", iat + window, now):
             raise RequestRejected(Reason.REPLAYED, "jti already used (or replay cache full)")
         return SignedRequest(
             caller_id=caller.spiffe_id,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -18,8 +20,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.utils import CryptographyDeprecationWarning
 
-from spiffebind.errors import IdentityError, Reason, RejectedError
+from spiffebind.errors import IdentityError, Reason, RejectedError, TokenRejected
 from spiffebind.spiffeid import parse_spiffe_id
 from spiffebind.token.jose import b64url_encode
 
@@ -49,8 +52,12 @@ def spiffe_id_of(cert: x509.Certificate, reason: Reason) -> str:
         raise RejectedError(reason, f"URI SAN is not a SPIFFE ID: {exc}") from None
 
 
+@functools.lru_cache(maxsize=1024)
 def thumbprint(cert: x509.Certificate) -> str:
-    """RFC 8705 ``x5t#S256``; also our ``kid``: base64url SHA-256 of the certificate DER."""
+    """RFC 8705 ``x5t#S256``; also our ``kid``: base64url SHA-256 of the certificate DER.
+
+    Memoized (certificates compare and hash by their DER): re-encoding the DER costs more
+    than the hash, and the same few agent certificates are bound on every issuance."""
     return b64url_encode(hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).digest())
 
 
@@ -70,6 +77,29 @@ def encode_x5c(chain: Sequence[x509.Certificate]) -> list[str]:
     return [base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode() for c in chain]
 
 
+def load_der(der: bytes) -> x509.Certificate | None:
+    """A certificate from DER, or None when it is not one RFC 5280 allows.
+
+    cryptography only warns about some defects (a non-positive serial number) and will refuse
+    them in a later release; we refuse them now, the same way everywhere.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CryptographyDeprecationWarning)
+        try:
+            return x509.load_der_x509_certificate(der)
+        except (ValueError, x509.InvalidVersion, CryptographyDeprecationWarning):
+            return None
+
+
+def load_presented(ders: Sequence[bytes]) -> tuple[x509.Certificate, ...]:
+    """The chain a caller presented on mTLS (DER, leaf first); a field that is not a valid
+    certificate means the presenter is no X.509-SVID."""
+    certs = tuple(load_der(der) for der in ders)
+    if any(c is None for c in certs):
+        raise TokenRejected(Reason.PRESENTER_MISMATCH, "presented certificate is not X.509 DER")
+    return tuple(c for c in certs if c is not None)
+
+
 def decode_x5c(value: object) -> tuple[x509.Certificate, ...] | None:
     """The certificates of an ``x5c`` header, or None when absent or not strictly encoded."""
     if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= MAX_CHAIN:
@@ -79,9 +109,12 @@ def decode_x5c(value: object) -> tuple[x509.Certificate, ...] | None:
         if not isinstance(item, str) or len(item) % 4 or not _B64STD.fullmatch(item):
             return None
         try:
-            certs.append(x509.load_der_x509_certificate(base64.b64decode(item, validate=True)))
-        except (ValueError, binascii.Error):
+            cert = load_der(base64.b64decode(item, validate=True))
+        except binascii.Error:
             return None
+        if cert is None:
+            return None
+        certs.append(cert)
     return tuple(certs)
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 from cryptography import x509
@@ -19,7 +21,13 @@ from spiffebind.errors import ConfigError, Reason, RejectedError, TokenRejected
 from spiffebind.spiffeid import IdPattern
 from spiffebind.token.cache import ChainCache, SignatureCache
 from spiffebind.token.chain import TrustBundles, ValidatedChain, validate_chain
-from spiffebind.token.claims import audiences, check_access_claims, delegation_chain, scopes
+from spiffebind.token.claims import (
+    audiences,
+    check_access_claims,
+    delegation_chain,
+    detail_types,
+    scopes,
+)
 from spiffebind.token.jose import MAX_TOKEN_BYTES, parse_compact
 from spiffebind.token.signed import authenticate, check_header_shape, rejecting
 from spiffebind.token.svid import thumbprint
@@ -81,17 +89,35 @@ class VerifiedToken:
 
     ``claims`` are deep read-only (objects are Mappings, arrays tuples; ``json.dumps(...,
     default=dict)`` serializes them); ``chain`` is ``(sub, actors outermost first...)``.
+    One instance is shared by every verification of the same cached token, so what derives
+    from the claims alone is computed once.
     """
 
     claims: Mapping[str, Any]
     chain: tuple[str, ...]
     signer_id: str
 
+    @cached_property
+    def claims_json(self) -> str:
+        """The claims as compact JSON with sorted keys."""
+        return json.dumps(self.claims, default=dict, separators=(",", ":"), sort_keys=True)
+
+
+@dataclass(frozen=True)
+class _Needs:
+    """What the resource server asks of the token (step 16)."""
+
+    scopes: tuple[str, ...] = ()
+    detail_types: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True)
 class _Signed:
+    """Steps 1-8 passed: the claims, their signer, and the result every later check yields."""
+
     claims: Mapping[str, Any]
     signer: ValidatedChain
+    verified: VerifiedToken
 
 
 def _reject(reason: Reason, detail: str) -> RejectedError:
@@ -121,12 +147,18 @@ def check_audience(claims: Mapping[str, Any], audience: str) -> None:
         raise _reject(Reason.AUDIENCE_MISMATCH, f"token is not for {audience}")
 
 
-def check_binding_present(claims: Mapping[str, Any], presented: Sequence[x509.Certificate]) -> str:
-    """Step 11: a bound token and a certificate to hold it against."""
+def bound_thumbprint(claims: Mapping[str, Any]) -> str:
+    """Step 11, first half: the ``cnf.x5t#S256`` the token is bound to."""
     cnf = claims.get("cnf")
     bound = cnf.get("x5t#S256") if isinstance(cnf, Mapping) else None
     if not isinstance(bound, str) or not bound:
         raise _reject(Reason.BINDING_MISSING, "token has no cnf.x5t#S256")
+    return bound
+
+
+def check_binding_present(claims: Mapping[str, Any], presented: Sequence[x509.Certificate]) -> str:
+    """Step 11: a bound token and a certificate to hold it against."""
+    bound = bound_thumbprint(claims)
     if not presented:
         raise _reject(Reason.BINDING_MISSING, "no presented certificate")
     return bound
@@ -161,6 +193,16 @@ def check_scopes(claims: Mapping[str, Any], required: Sequence[str]) -> None:
     missing = set(required) - scopes(claims)
     if missing:
         raise _reject(Reason.INSUFFICIENT_SCOPE, f"missing scope {sorted(missing)[0]!r}")
+
+
+def check_detail_types(claims: Mapping[str, Any], required: Sequence[str]) -> None:
+    """Step 16 for RFC 9396: the verifier needs an ``authorization_details`` entry of each
+    required type, as it needs each required scope."""
+    missing = set(required) - detail_types(claims)
+    if missing:
+        raise _reject(
+            Reason.INSUFFICIENT_SCOPE, f"no authorization_details of type {sorted(missing)[0]!r}"
+        )
 
 
 def _digest(token: str | bytes) -> bytes | None:
@@ -205,6 +247,7 @@ class Verifier:
         required_scopes: Sequence[str] = (),
         intermediates: Sequence[x509.Certificate] = (),
         check_binding: bool = True,
+        required_detail_types: Sequence[str] = (),
     ) -> VerifiedToken:
         """All checks, or TokenRejected with the first failing reason.
 
@@ -214,19 +257,20 @@ class Verifier:
         if not isinstance(audience, str) or not audience:
             raise ConfigError("verification needs the expected audience")
         presented = tuple(presented_chain or ()) if check_binding else None
-        return self._checked(token, audience, presented, required_scopes, intermediates)
+        needs = _Needs(tuple(required_scopes), tuple(required_detail_types))
+        return self._checked(token, audience, presented, needs, intermediates)
 
     def introspect(self, token: str | bytes) -> VerifiedToken:
         """RFC 7662 "active": every check except audience, binding and scope, which belong
         to the resource server that asks, not to the token."""
-        return self._checked(token, None, None, (), ())
+        return self._checked(token, None, None, _Needs(), ())
 
     def _checked(
         self,
         token: str | bytes,
         audience: str | None,
         presented: tuple[x509.Certificate, ...] | None,
-        required_scopes: Sequence[str],
+        needs: _Needs,
         intermediates: Sequence[x509.Certificate],
     ) -> VerifiedToken:
         """Steps 1-16 in order; ``None`` for audience or presented skips that step."""
@@ -249,8 +293,9 @@ class Verifier:
                 )
             check_revocation(claims, self._revocation)
             check_policy(claims, self._policy)
-            check_scopes(claims, required_scopes)
-            return VerifiedToken(claims, delegation_chain(claims), signed.signer.spiffe_id)
+            check_scopes(claims, needs.scopes)
+            check_detail_types(claims, needs.detail_types)
+            return signed.verified
 
     def _authenticated(
         self,
@@ -277,9 +322,12 @@ class Verifier:
             chains=self._chains,
         )
         check_issuer_claim(jws.payload, signer)
-        signed = _Signed(jws.payload, signer)
+        claims = jws.payload
+        signed = _Signed(
+            claims, signer, VerifiedToken(claims, delegation_chain(claims), signer.spiffe_id)
+        )
         if digest is not None:
-            self._signatures.put(digest, signed, min(jws.payload["exp"], signer.not_after))
+            self._signatures.put(digest, signed, min(claims["exp"], signer.not_after))
         return signed
 
     def _validate_presenter(

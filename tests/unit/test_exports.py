@@ -1,8 +1,8 @@
 """Every curated package surface is honest: each export exists and nothing public is unlisted."""
 
 from __future__ import annotations
-
 import __future__
+
 import importlib
 import types
 
@@ -16,6 +16,7 @@ PACKAGES = [
     "spiffebind.state",
     "spiffebind.testing",
     "spiffebind.token",
+    "spiffebind.upstream",
 ]
 
 

@@ -196,6 +196,7 @@ class VerifyTokenRequest(_message.Message):
     PEER_CERTIFICATES_FIELD_NUMBER: _builtins.int
     REQUIRED_SCOPES_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
+    REQUIRED_AUTHORIZATION_DETAILS_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     audience: _builtins.str
     @_builtins.property
@@ -206,6 +207,12 @@ class VerifyTokenRequest(_message.Message):
     def required_scopes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def context(self) -> Global___CallContext: ...
+    @_builtins.property
+    def required_authorization_details(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """RFC 9396 types the call needs: each must appear in the token's authorization_details,
+        else the answer is insufficient_scope.
+        """
+
     def __init__(
         self,
         *,
@@ -214,10 +221,11 @@ class VerifyTokenRequest(_message.Message):
         peer_certificates: _abc.Iterable[_builtins.bytes] | None = ...,
         required_scopes: _abc.Iterable[_builtins.str] | None = ...,
         context: Global___CallContext | None = ...,
+        required_authorization_details: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "context", b"context", "peer_certificates", b"peer_certificates", "required_scopes", b"required_scopes", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "context", b"context", "peer_certificates", b"peer_certificates", "required_authorization_details", b"required_authorization_details", "required_scopes", b"required_scopes", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -381,3 +389,83 @@ class RevokeTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RevokeTokenResponse: _TypeAlias = RevokeTokenResponse  # noqa: Y015
+
+@_typing.final
+class ExchangeTokenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SIGNED_REQUEST_FIELD_NUMBER: _builtins.int
+    SUBJECT_TOKEN_FIELD_NUMBER: _builtins.int
+    signed_request: _builtins.str
+    """The caller's proof (op "exchange"); it signs subject_token_sha256, not the token itself."""
+    subject_token: _builtins.str
+    """The token to exchange; never echoed, logged or forwarded (except to its own issuer's
+    introspection endpoint when one is configured).
+    """
+    def __init__(
+        self,
+        *,
+        signed_request: _builtins.str = ...,
+        subject_token: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["signed_request", b"signed_request", "subject_token", b"subject_token"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeTokenRequest: _TypeAlias = ExchangeTokenRequest  # noqa: Y015
+
+@_typing.final
+class ExchangeTokenResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    ISSUED_TOKEN_TYPE_FIELD_NUMBER: _builtins.int
+    TOKEN_TYPE_FIELD_NUMBER: _builtins.int
+    EXPIRES_IN_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    JTI_FIELD_NUMBER: _builtins.int
+    TXN_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
+    POLICY_RULE_FIELD_NUMBER: _builtins.int
+    CHAIN_FIELD_NUMBER: _builtins.int
+    access_token: _builtins.str
+    issued_token_type: _builtins.str
+    """RFC 8693 2.2.1: always urn:ietf:params:oauth:token-type:access_token."""
+    token_type: _builtins.str
+    expires_in: _builtins.int
+    expires_at: _builtins.int
+    scope: _builtins.str
+    jti: _builtins.str
+    txn: _builtins.str
+    policy_rule: _builtins.str
+    @_builtins.property
+    def audience(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def chain(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """The new token's subject, then its actors outermost (the caller) first."""
+
+    def __init__(
+        self,
+        *,
+        access_token: _builtins.str = ...,
+        issued_token_type: _builtins.str = ...,
+        token_type: _builtins.str = ...,
+        expires_in: _builtins.int = ...,
+        expires_at: _builtins.int = ...,
+        scope: _builtins.str = ...,
+        jti: _builtins.str = ...,
+        txn: _builtins.str = ...,
+        audience: _abc.Iterable[_builtins.str] | None = ...,
+        policy_rule: _builtins.str = ...,
+        chain: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "audience", b"audience", "chain", b"chain", "expires_at", b"expires_at", "expires_in", b"expires_in", "issued_token_type", b"issued_token_type", "jti", b"jti", "policy_rule", b"policy_rule", "scope", b"scope", "token_type", b"token_type", "txn", b"txn"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExchangeTokenResponse: _TypeAlias = ExchangeTokenResponse  # noqa: Y015

@@ -59,6 +59,11 @@ class TokenServiceStub:
                 request_serializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevokeTokenRequest.SerializeToString,
                 response_deserializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevokeTokenResponse.FromString,
                 _registered_method=True)
+        self.ExchangeToken = channel.unary_unary(
+                '/spiffebind.v1.TokenService/ExchangeToken',
+                request_serializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenRequest.SerializeToString,
+                response_deserializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenResponse.FromString,
+                _registered_method=True)
 
 
 class TokenServiceServicer:
@@ -99,6 +104,15 @@ class TokenServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExchangeToken(self, request, context):
+        """RFC 8693 token exchange (op "exchange"): another agent's token (delegation) or an
+        upstream OAuth2 access token, narrowed and bound to the caller. A refusal carries the
+        OAuth2 error code in trailing metadata `spiffebind-oauth-error`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TokenServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -126,6 +140,11 @@ def add_TokenServiceServicer_to_server(servicer, server):
                     servicer.RevokeToken,
                     request_deserializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevokeTokenRequest.FromString,
                     response_serializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'ExchangeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExchangeToken,
+                    request_deserializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenRequest.FromString,
+                    response_serializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -263,6 +282,33 @@ class TokenService:
             '/spiffebind.v1.TokenService/RevokeToken',
             spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevokeTokenRequest.SerializeToString,
             spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevokeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExchangeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/spiffebind.v1.TokenService/ExchangeToken',
+            spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenRequest.SerializeToString,
+            spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenResponse.FromString,
             options,
             channel_credentials,
             insecure,

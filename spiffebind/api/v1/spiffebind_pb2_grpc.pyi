@@ -47,6 +47,11 @@ class TokenServiceStub:
     """RFC 7662-shaped view of a token; inactive for anything that does not verify."""
     RevokeToken: _grpc.UnaryUnaryMultiCallable[_spiffebind_pb2.RevokeTokenRequest, _spiffebind_pb2.RevokeTokenResponse]
     """Revoke one token (jti) or every token of a task (txn); signed request (op "revoke")."""
+    ExchangeToken: _grpc.UnaryUnaryMultiCallable[_spiffebind_pb2.ExchangeTokenRequest, _spiffebind_pb2.ExchangeTokenResponse]
+    """RFC 8693 token exchange (op "exchange"): another agent's token (delegation) or an
+    upstream OAuth2 access token, narrowed and bound to the caller. A refusal carries the
+    OAuth2 error code in trailing metadata `spiffebind-oauth-error`.
+    """
 
 @_typing.type_check_only
 class TokenServiceAsyncStub(TokenServiceStub):
@@ -61,6 +66,11 @@ class TokenServiceAsyncStub(TokenServiceStub):
     """RFC 7662-shaped view of a token; inactive for anything that does not verify."""
     RevokeToken: _aio.UnaryUnaryMultiCallable[_spiffebind_pb2.RevokeTokenRequest, _spiffebind_pb2.RevokeTokenResponse]  # type: ignore[assignment]
     """Revoke one token (jti) or every token of a task (txn); signed request (op "revoke")."""
+    ExchangeToken: _aio.UnaryUnaryMultiCallable[_spiffebind_pb2.ExchangeTokenRequest, _spiffebind_pb2.ExchangeTokenResponse]  # type: ignore[assignment]
+    """RFC 8693 token exchange (op "exchange"): another agent's token (delegation) or an
+    upstream OAuth2 access token, narrowed and bound to the caller. A refusal carries the
+    OAuth2 error code in trailing metadata `spiffebind-oauth-error`.
+    """
 
 class TokenServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -102,5 +112,16 @@ class TokenServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_spiffebind_pb2.RevokeTokenResponse, _abc.Awaitable[_spiffebind_pb2.RevokeTokenResponse]]:
         """Revoke one token (jti) or every token of a task (txn); signed request (op "revoke")."""
+
+    @_abc_1.abstractmethod
+    def ExchangeToken(
+        self,
+        request: _spiffebind_pb2.ExchangeTokenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_spiffebind_pb2.ExchangeTokenResponse, _abc.Awaitable[_spiffebind_pb2.ExchangeTokenResponse]]:
+        """RFC 8693 token exchange (op "exchange"): another agent's token (delegation) or an
+        upstream OAuth2 access token, narrowed and bound to the caller. A refusal carries the
+        OAuth2 error code in trailing metadata `spiffebind-oauth-error`.
+        """
 
 def add_TokenServiceServicer_to_server(servicer: TokenServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,41 +1,137 @@
-"""The exposition obeys Prometheus naming rules; promtool is not available offline."""
+"""The exposition obeys Prometheus naming rules (promtool is not available offline), its labels
+come from closed sets, and README.md's metrics table lists exactly what is exported."""
 
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import grpc
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
-from spiffebind.observe.metrics import Metrics
+from spiffebind import __version__
+from spiffebind.errors import Reason
+from spiffebind.observe.metrics import (
+    EXCHANGE_SUBJECTS,
+    INVALIDATION_CAUSES,
+    METHODS,
+    RELOAD_RESULTS,
+    REVOCATION_KINDS,
+    Metrics,
+    new_registry,
+)
 
-ALLOWED_LABELS = {"method", "code", "result", "reason", "kind", "version", "le"}
+README = Path(__file__).parents[3] / "README.md"
+
+# Every label spiffebind may use, with every value it may take: nothing unbounded.
+LABEL_VALUES: dict[str, set[str]] = {
+    "method": set(METHODS),
+    "code": {code.name for code in grpc.StatusCode},
+    "result": {"allow", "deny", "error", *RELOAD_RESULTS},
+    "reason": {"", *(reason.value for reason in Reason)},
+    "kind": set(REVOCATION_KINDS),
+    "cause": set(INVALIDATION_CAUSES),
+    "subject": {"", *EXCHANGE_SUBJECTS},
+    "stream": {"x509", "jwt_bundles"},
+    "version": {__version__},
+}
 
 
-def _families() -> list:
-    registry = CollectorRegistry()
-    Metrics(registry)
+def _exposition(registry: CollectorRegistry) -> list[Metric]:
     return list(text_string_to_metric_families(generate_latest(registry).decode()))
+
+
+def _families() -> list[Metric]:
+    """Our own families, with the ``_created`` companions prometheus_client adds folded away."""
+    registry = CollectorRegistry()
+    metrics = Metrics(registry)
+    metrics.handling_seconds.labels(method="IssueToken", code="PERMISSION_DENIED").observe(0.01)
+    return [f for f in _exposition(registry) if not f.name.endswith("_created")]
 
 
 def test_names_follow_conventions() -> None:
     for family in _families():
-        assert family.name.startswith("spiffebind_"), family.name
-        assert "_ms" not in family.name, family.name
-        assert "milli" not in family.name, family.name
+        name, samples = family.name, [s.name for s in family.samples]
+        assert re.fullmatch(r"spiffebind_[a-z0-9_]+", name), name
+        assert not re.search(r"_(ms|milli|micro|percent|in_)", name), name
+        assert family.documentation.strip(), f"{name} has no HELP"
         if family.type == "counter":
-            assert all(s.name.endswith(("_total", "_created")) for s in family.samples), family.name
-        if "_seconds" in family.name:
-            assert family.type in {"histogram", "gauge"}, family.name
+            assert all(s.endswith("_total") for s in samples), name
+        else:
+            assert not name.endswith("_total"), name
+        if "_seconds" in name:
+            assert family.type in {"histogram", "gauge"}, name
+        if "timestamp" in name or "expiry" in name:
+            assert name.endswith("_timestamp_seconds"), name
+            assert family.type == "gauge", name
+        if family.type == "histogram":
+            assert name.endswith("_seconds"), f"{name}: histograms here measure time"
 
 
-def test_labels_come_from_a_closed_set() -> None:
+def test_labels_and_their_values_come_from_closed_sets() -> None:
     for family in _families():
         for sample in family.samples:
-            assert set(sample.labels) <= ALLOWED_LABELS, (family.name, sample.labels)
+            labels = {k: v for k, v in sample.labels.items() if k != "le"}
+            assert set(labels) <= set(LABEL_VALUES), (family.name, sample.labels)
+            for key, value in labels.items():
+                assert value in LABEL_VALUES[key], (family.name, key, value)
+                assert "spiffe://" not in value, (family.name, key, value)
 
 
-def test_labelled_series_start_at_zero() -> None:
+def test_every_labelled_series_starts_at_zero() -> None:
     registry = CollectorRegistry()
     Metrics(registry)
-    value = registry.get_sample_value(
-        "spiffebind_token_verifications_total", {"result": "deny", "reason": "binding_mismatch"}
-    )
-    assert value == 0.0
-    assert registry.get_sample_value("spiffebind_build_info", {"version": "0.1.0"}) == 1.0
+    get = registry.get_sample_value
+    for reason in Reason:
+        for name in ("spiffebind_tokens_issued_total", "spiffebind_token_verifications_total"):
+            assert get(name, {"result": "deny", "reason": reason.value}) == 0.0
+    assert get("spiffebind_tokens_issued_total", {"result": "allow", "reason": ""}) == 0.0
+    for cause in INVALIDATION_CAUSES:
+        assert get("spiffebind_tokens_invalidated_total", {"cause": cause}) == 0.0
+    for kind in REVOCATION_KINDS:
+        assert get("spiffebind_revocations_total", {"kind": kind}) == 0.0
+    for stream in LABEL_VALUES["stream"]:
+        assert get("spiffebind_workload_api_reconnects_total", {"stream": stream}) == 0.0
+    for result in RELOAD_RESULTS:
+        assert get("spiffebind_policy_reloads_total", {"result": result}) == 0.0
+    for method in METHODS:
+        count = "spiffebind_grpc_server_handling_seconds_count"
+        assert get(count, {"method": method, "code": "OK"}) == 0.0
+    assert get("spiffebind_build_info", {"version": __version__}) == 1.0
+
+
+def test_the_daemon_registry_has_process_metrics_and_is_its_own() -> None:
+    first, second = new_registry(), new_registry()
+    Metrics(first)
+    Metrics(second)  # a second daemon in one process does not collide with the first
+    names = {family.name for family in _exposition(first)}
+    assert {"process_cpu_seconds", "process_resident_memory_bytes", "python_info"} <= names
+    assert first.get_sample_value("process_start_time_seconds") is not None
+
+
+def _readme_table() -> dict[str, tuple[str, set[str]]]:
+    text = README.read_text()
+    section = text.split("\n## Metrics\n", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(spiffebind_\w+)` \| (\w+) \|([^|]*)\|", section, re.MULTILINE)
+    return {name: (kind, set(re.findall(r"`(\w+)`", labels))) for name, kind, labels in rows}
+
+
+def _exported() -> dict[str, tuple[str, set[str]]]:
+    exported = {}
+    for family in _families():
+        name = family.name + ("_total" if family.type == "counter" else "")
+        labels = {k for s in family.samples for k in s.labels if k != "le"}
+        exported[name] = (family.type, labels)
+    return exported
+
+
+def test_the_readme_table_lists_exactly_what_is_exported() -> None:
+    assert _readme_table() == _exported()
+
+
+def test_the_readme_explains_every_invalidation_cause() -> None:
+    section = README.read_text().split("\n## Metrics\n", 1)[1]
+    for cause in INVALIDATION_CAUSES:
+        assert f"- `{cause}`:" in section, cause

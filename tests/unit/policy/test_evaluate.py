@@ -62,7 +62,11 @@ def test_engine_satisfies_the_protocol() -> None:
 def test_deny_by_default() -> None:
     decision = engine().decide(ask())
     assert decision == Decision(
-        allowed=False, rule_id=None, granted_ttl=None, reason=f"no rule allows client {AGENT!r}"
+        allowed=False,
+        rule_id=None,
+        granted_ttl=None,
+        reason=f"no rule allows client {AGENT!r}",
+        blocked_by="client",
     )
 
 
@@ -227,7 +231,7 @@ def test_request_from_delegated_token_claims() -> None:
     claims = CLAIMS | {
         "sub": USER,
         "aud": [SEARCH, DOCS],
-        "act": {"sub": PLANNER, "act": {"sub": f"{TD}/agents/first"}},
+        "act": {"sub": AGENT, "act": {"sub": PLANNER}},
         "authorization_details": [{"type": "a"}, {"type": "b", "x": 1}, {"type": "a"}],
     }
     assert request_from_claims(claims) == Request(
@@ -247,7 +251,8 @@ def test_request_from_read_only_claims() -> None:
         CLAIMS
         | {
             "aud": (SEARCH, DOCS),
-            "act": MappingProxyType({"sub": PLANNER}),
+            "sub": PLANNER,
+            "act": MappingProxyType({"sub": AGENT}),
             "authorization_details": (MappingProxyType({"type": "a"}),),
         }
     )
@@ -255,7 +260,8 @@ def test_request_from_read_only_claims() -> None:
     assert request is not None
     assert request.audiences == (SEARCH, DOCS)
     assert request.authorization_details_types == ("a",)
-    assert (request.acting_for, request.delegation_depth) == (PLANNER, 1)
+    # one act level: the client acts for the subject, whose own token it exchanged
+    assert (request.subject, request.acting_for, request.delegation_depth) == (PLANNER, PLANNER, 1)
 
 
 def test_missing_scope_claim_means_no_scopes() -> None:
@@ -275,7 +281,8 @@ def test_missing_scope_claim_means_no_scopes() -> None:
         {"scope": ["search:read"]},
         {"act": "spiffe://example.org/agents/planner"},
         {"act": {"act": {"sub": PLANNER}}},
-        {"act": {"sub": PLANNER, "act": {"sub": 1}}},
+        {"act": {"sub": AGENT, "act": {"sub": 1}}},
+        {"act": {"sub": PLANNER}},  # the outermost actor must be the client itself
         {"authorization_details": {"type": "a"}},
         {"authorization_details": [{"kind": "a"}]},
         {"authorization_details": ["a"]},
@@ -295,14 +302,51 @@ def test_allows_rechecks_a_token_against_the_current_policy() -> None:
 
 
 def test_allows_rechecks_delegation_and_subject() -> None:
-    claims = CLAIMS | {"sub": USER, "act": {"sub": PLANNER}}
-    full = rule(subjects=patterns(f"{TD}/users/*"), may_act_for=patterns(PLANNER))
+    # user -> planner -> research: the research agent's token
+    claims = CLAIMS | {"sub": USER, "act": {"sub": AGENT, "act": {"sub": PLANNER}}}
+    full = rule(
+        subjects=patterns(f"{TD}/users/*"), may_act_for=patterns(PLANNER), max_delegation_depth=2
+    )
     assert engine(full).allows(claims)
     assert not engine(replace(full, subjects=())).allows(claims)
-    assert not engine(replace(full, may_act_for=(), max_delegation_depth=0)).allows(claims)
-    deeper = claims | {"act": {"sub": PLANNER, "act": {"sub": f"{TD}/agents/first"}}}
+    assert not engine(replace(full, may_act_for=patterns(f"{TD}/agents/other"))).allows(claims)
+    assert not engine(replace(full, max_delegation_depth=1)).allows(claims)
+    deeper = claims | {"act": {"sub": AGENT, "act": {"sub": PLANNER, "act": {"sub": PLANNER}}}}
     assert not engine(full).allows(deeper)
-    assert engine(replace(full, max_delegation_depth=2)).allows(deeper)
+    assert engine(replace(full, max_delegation_depth=3)).allows(deeper)
+
+
+def test_first_hop_from_an_upstream_subject_needs_only_subjects() -> None:
+    claims = CLAIMS | {"sub": USER, "act": {"sub": AGENT}}
+    assert engine(rule(subjects=patterns(f"{TD}/users/*"))).allows(claims)
+    assert not engine(rule()).allows(claims)
+
+
+def test_first_hop_from_an_agents_own_token_needs_only_may_act_for() -> None:
+    claims = CLAIMS | {"sub": PLANNER, "act": {"sub": AGENT}}
+    assert engine(rule(may_act_for=patterns(PLANNER))).allows(claims)
+    assert not engine(rule(may_act_for=patterns(f"{TD}/agents/other"))).allows(claims)
+    assert not engine(rule()).allows(claims)
+
+
+@pytest.mark.parametrize(
+    ("changes", "blocked_by"),
+    [
+        ({"client_id": f"{TD}/agents/other"}, "client"),
+        ({"audiences": (DOCS,)}, "audience"),
+        ({"scopes": ("mail:send",)}, "scope"),
+        ({"authorization_details_types": ("payment",)}, "authorization_details"),
+        ({"subject": USER}, "subject"),
+        ({"acting_for": PLANNER, "delegation_depth": 2}, "delegation"),
+        ({"audiences": ()}, "request"),
+    ],
+)
+def test_a_denial_names_the_kind_of_check_that_blocked_it(
+    changes: dict[str, Any], blocked_by: str
+) -> None:
+    decision = engine(rule()).decide(ask(**changes))
+    assert (decision.allowed, decision.blocked_by) == (False, blocked_by)
+    assert engine(rule()).decide(ask()).blocked_by == ""
 
 
 def test_allows_ignores_lifetime() -> None:

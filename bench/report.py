@@ -1,0 +1,132 @@
+"""Where and when a run happened, and its results as the Markdown tables the README shows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from collections.abc import Mapping
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+LOADED = 1.0
+"""A one-minute load average per core above this marks the run as on a loaded machine."""
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "nproc": os.cpu_count(),
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "grpcio": version("grpcio"),
+        "load_avg_1m": [os.getloadavg()[0]],
+    }
+
+
+def load_note(meta: Mapping[str, Any]) -> str:
+    loads = meta["load_avg_1m"]
+    per_core = max(loads) / (meta["nproc"] or 1)
+    state = "loaded" if per_core > LOADED else "quiet"
+    return f"{state} machine (1-min load average {min(loads):.1f}-{max(loads):.1f})"
+
+
+def _ms(value: float) -> str:
+    return f"{value:.2f}" if value == value else "-"  # NaN when nothing succeeded
+
+
+def _pair(row: Mapping[str, Any], name: str, c: str) -> str:
+    a, b = row["spiffebind"], row["spire"]
+    check = "" if row["checked_by_daemon_counters"] else " (unchecked)"
+    return (
+        f"| {name} | {c[1:]} | {a['rps']} | {_ms(a['p50_ms'])} | {_ms(a['p99_ms'])} "
+        f"| {_ms(a['p99.9_ms'])} | {b['rps']} | {_ms(b['p50_ms'])} | {_ms(b['p99_ms'])} "
+        f"| {_ms(b['p99.9_ms'])} | **{row['rps_ratio']}x** | {row['p99_ratio']}x{check} "
+        f"| {a['server_cpu_us_per_request']} / {b['server_cpu_us_per_request']} |"
+    )
+
+
+def tables(results: Mapping[str, Any]) -> str:
+    """Markdown for every section present in ``results``."""
+    out: list[str] = []
+    meta = results.get("machine")
+    if meta:
+        out.append(
+            f"Measured {meta['date']} on {meta['nproc']} x {meta['cpu']}, Python "
+            f"{meta['python']}, grpcio {meta['grpcio']}; {load_note(meta)}.\n"
+        )
+    rpc = results.get("rpc")
+    if rpc:
+        out += [
+            "| call | conc. | spiffebind rps | p50 ms | p99 ms | p99.9 ms | SPIRE rps | p50 ms "
+            "| p99 ms | p99.9 ms | rps ratio | p99 ratio | server CPU µs/req (sb / SPIRE) |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        names = {
+            "verify": "VerifyToken vs ValidateJWTSVID",
+            "issue": "IssueToken vs FetchJWTSVID",
+        }
+        for kind, rows in rpc.items():
+            out += [_pair(row, names[kind], c) for c, row in rows.items()]
+        out.append("| ext_authz check | - | pending ext_authz issue | | | | | | | | | | |\n")
+    inproc = results.get("inprocess_verify")
+    if inproc:
+        out += [
+            "| in-process verify (no RPC) | ops/s | vs bare `jwt.decode` |",
+            "|---|--:|--:|",
+            f"| `jwt.decode` ES256, key known | {inproc['jwt_decode_ops_per_s']} | 1.0x |",
+            f"| spiffebind, caches cold | {inproc['spiffebind_uncached_ops_per_s']} "
+            f"| {inproc['uncached_over_floor']}x |",
+            f"| spiffebind, new token, known signer and peer "
+            f"| {inproc['spiffebind_new_token_warm_chains_ops_per_s']} "
+            f"| {inproc['new_token_warm_chains_over_floor']}x |",
+            f"| spiffebind, cached token | {inproc['spiffebind_cached_ops_per_s']} "
+            f"| {inproc['cached_over_floor']}x |",
+        ]
+        servicer = results.get("servicer_verify_cpu_us")
+        if servicer:
+            out.append(
+                f"| VerifyToken servicer, audit + metrics, no gRPC | {round(1e6 / servicer)} | |"
+            )
+        out.append("")
+    state = results.get("state")
+    if state:
+        rss, start = state["rss_mib"], state["startup_to_ready_s"]
+        out += [
+            "| memory and start-up | value |",
+            "|---|--:|",
+            f"| spiffebind RSS idle | {rss['spiffebind_idle']} MiB |",
+            f"| spiffebind RSS with 100k revocations | {rss['spiffebind_100k_revocations']} MiB |",
+            "| spiffebind RSS with 100k revocations + 10k live tokens (issued, verified) "
+            f"| {rss['spiffebind_100k_revocations_10k_live_tokens']} MiB |",
+            f"| spire-agent RSS (after the same run) | {rss['spire_agent']} MiB |",
+            f"| start-up to ready, empty state | {start['empty_state']} s |",
+            f"| start-up to ready, 100k revocations | {start['100k_revocations']} s |",
+        ]
+        lookups = results.get("revocation_lookup") or {}
+        for key, value in lookups.items():
+            held = key.removeprefix("ns_per_lookup_").removesuffix("_held")
+            out.append(f"| revocation lookup, {held} held (in-process) | {value} ns |")
+        out.append("")
+    scale = results.get("scale")
+    if scale:
+        out += [
+            "| VerifyToken, conc. 64, distinct tokens | rps | p50 ms | p99 ms | requests "
+            "| RSS after |",
+            "|---|--:|--:|--:|--:|--:|",
+        ]
+        for name, row in scale.items():
+            out.append(
+                f"| {name.replace('_', ' ')} | {row['rps']} | {_ms(row['p50_ms'])} "
+                f"| {_ms(row['p99_ms'])} | {row['requests']} | {row['rss_mib_after']} MiB |"
+            )
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,75 @@
+"""``envoy.service.auth.v3.Authorization`` on its own Unix socket, for Envoy's ext_authz filter.
+
+A thin servicer: map the message, let :class:`ExtAuthz` decide, report the decision once, map
+the answer. It has a socket of its own so that Envoy's access (file mode, mount) is granted
+separately from the token API's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import grpc
+from envoy.service.auth.v3 import external_auth_pb2_grpc
+
+from spiffebind.api import socket as sock
+from spiffebind.api.errors import translated
+from spiffebind.api.ext_authz_map import check_response, http_check
+from spiffebind.api.server import Listener, listen
+from spiffebind.observe.decisions import CallContext, Decisions
+from spiffebind.service.ext_authz import ExtAuthz
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class ExtAuthzServicer:
+    """Duck-typed servicer: the generated base class is untyped, so we do not inherit it."""
+
+    def __init__(self, authz: ExtAuthz, decisions: Decisions) -> None:
+        self._authz = authz
+        self._decisions = decisions
+
+    @translated
+    async def Check(self, request: Any, context: Context) -> Any:
+        start = time.perf_counter()
+        check = http_check(request)
+        verdict = self._authz.check(check)
+        call = CallContext(
+            method=check.method,
+            path=check.path.partition("?")[0],
+            tool=verdict.route.tool if verdict.route else "",
+        )
+        self._decisions.ext_authz(
+            verdict.outcome, call, verdict.presenter_x5t, time.perf_counter() - start
+        )
+        return check_response(verdict)
+
+
+class ExtAuthzServer:
+    """Owns the grpc.aio server for Envoy and its socket file."""
+
+    def __init__(
+        self,
+        listener: Listener,
+        servicer: ExtAuthzServicer,
+        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    ) -> None:
+        self._listener = listener
+        self._servicer = servicer
+        self._interceptors = tuple(interceptors)
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self) -> None:
+        self._server = await listen(self._listener, self._register, self._interceptors)
+
+    def _register(self, server: grpc.aio.Server) -> None:
+        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, server)
+
+    async def stop(self, grace: float) -> None:
+        """Let in-flight checks finish within ``grace``, then remove the socket."""
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+        sock.release(self._listener.path)

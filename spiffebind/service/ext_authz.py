@@ -1,0 +1,185 @@
+"""Envoy ext_authz as a use case: one HTTP request in, one allow-or-deny verdict out.
+
+The same :class:`Verifier` as ``VerifyToken`` decides; this module only finds what the request
+needs (its route), what it presents (bearer token, client certificate), and says the outcome
+the RFC 6750 way: 401 with a ``Bearer`` challenge for a missing or bad token, 403 for too
+little authority or an unknown route. Nothing here knows about protobuf or gRPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from spiffebind.errors import ConfigError, Reason, RejectedError, TokenRejected
+from spiffebind.service.ext_authz_credentials import (
+    Presented,
+    bearer_token,
+    forwarded_client,
+    pem_chain,
+)
+from spiffebind.service.ext_authz_routes import (
+    CONTEXT_PREFIX,
+    ExtAuthzSettings,
+    Route,
+    match_route,
+    request_path,
+    route_from_context,
+)
+from spiffebind.token import VerifiedToken, Verifier, thumbprint
+from spiffebind.token.verify import bound_thumbprint, check_binding_match, check_scopes
+
+XFCC = "x-forwarded-client-cert"
+HEADER_PREFIX = "x-spiffebind-"
+# Header values are visible ASCII; anything else (and "%" itself) is percent-encoded.
+_SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
+
+
+@dataclass(frozen=True)
+class HttpCheck:
+    """What Envoy says about one request; header names lower-case."""
+
+    method: str = ""
+    path: str = ""
+    host: str = ""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    certificate: str = ""
+    context: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """``status`` 200 (allowed, ``outcome`` the verified token) or 401/403 (``outcome`` the
+    rejection, ``challenge`` the ``WWW-Authenticate`` value or empty)."""
+
+    status: int
+    outcome: VerifiedToken | RejectedError
+    route: Route | None = None
+    presenter_x5t: str = ""
+    challenge: str = ""
+    set_headers: tuple[tuple[str, str], ...] = ()
+    remove_headers: tuple[str, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return isinstance(self.outcome, VerifiedToken)
+
+    @property
+    def reason(self) -> str:
+        return self.outcome.reason.value if isinstance(self.outcome, RejectedError) else ""
+
+
+def challenge(error: str, description: str, scopes: tuple[str, ...] = ()) -> str:
+    """An RFC 6750 section 3 challenge; our values never need escaping (codes, RFC 6749
+    scope tokens)."""
+    scope = f', scope="{" ".join(scopes)}"' if scopes else ""
+    return f'Bearer error="{error}", error_description="{description}"{scope}'
+
+
+def check_details_type(claims: Mapping[str, Any], required: str) -> None:
+    """The route's RFC 9396 type must be among the token's ``authorization_details``."""
+    if required and not any(d["type"] == required for d in claims.get("authorization_details", ())):
+        raise TokenRejected(Reason.INSUFFICIENT_SCOPE, f"no authorization_details {required!r}")
+
+
+def check_forwarded(claims: Mapping[str, Any], presented: Presented) -> None:
+    """Steps 11-13 for a client known only by hash and SPIFFE ID: the proxy validated its
+    chain, so only the binding and the presenter's name are left to compare."""
+    check_binding_match(bound_thumbprint(claims), presented.x5t)
+    if presented.spiffe_id != claims["client_id"]:
+        raise TokenRejected(Reason.PRESENTER_MISMATCH, "presenter is not the token's client_id")
+
+
+def upstream_headers(verified: VerifiedToken) -> tuple[tuple[str, str], ...]:
+    """``x-spiffebind-*`` for the upstream service: who is calling, for whom, with what."""
+    c = verified.claims
+    values = {
+        "sub": c["sub"],
+        "client-id": c["client_id"],
+        "scope": c.get("scope", ""),
+        "chain": ",".join(verified.chain),
+        "txn": c.get("txn", ""),
+        "jti": c["jti"],
+    }
+    return tuple((HEADER_PREFIX + k, quote(v, safe=_SAFE)) for k, v in values.items() if v)
+
+
+class ExtAuthz:
+    def __init__(self, verifier: Verifier, settings: ExtAuthzSettings) -> None:
+        self._verifier = verifier
+        self._settings = settings
+
+    def check(self, request: HttpCheck) -> Verdict:
+        """Route, then credentials, then the verifier: the first failure decides."""
+        try:
+            route = self._route(request)
+        except TokenRejected as exc:
+            return Verdict(403, exc)
+        authorization = request.headers.get("authorization")
+        if authorization is None:
+            missing = TokenRejected(Reason.MALFORMED, "no access token")
+            return Verdict(401, missing, route, challenge="Bearer")
+        try:
+            token = bearer_token(authorization)
+        except TokenRejected as exc:
+            return Verdict(401, exc, route, challenge=challenge("invalid_request", exc.reason))
+        presenter = ""
+        try:
+            presented = self._presented(request)
+            presenter = thumbprint(presented.chain[0]) if presented.chain else presented.x5t
+            verified = self._verify(token, route, presented)
+        except RejectedError as exc:
+            return self._denied(exc, route, presenter)
+        sets = upstream_headers(verified)
+        kept = {name for name, _ in sets}
+        removed = [h for h in request.headers if h.startswith(HEADER_PREFIX) and h not in kept]
+        if not self._settings.keep_authorization:
+            removed.append("authorization")
+        return Verdict(
+            200, verified, route, presenter, set_headers=sets, remove_headers=tuple(removed)
+        )
+
+    def _route(self, request: HttpCheck) -> Route:
+        """Envoy's context extensions, else the route table; what neither covers is denied."""
+        if any(name.startswith(CONTEXT_PREFIX) for name in request.context):
+            try:
+                return route_from_context(request.context)
+            except ConfigError as exc:
+                raise TokenRejected(Reason.POLICY_DENIED, str(exc)) from None
+        path = request_path(request.path)
+        route = match_route(self._settings.routes, request.host, path) if path else None
+        if route is None:
+            raise TokenRejected(Reason.POLICY_DENIED, "no ext_authz route covers the request")
+        return route
+
+    def _presented(self, request: HttpCheck) -> Presented:
+        if self._settings.trust_xfcc:
+            xfcc = request.headers.get(XFCC, "")
+            return forwarded_client(xfcc) if xfcc else Presented()
+        return Presented(chain=pem_chain(request.certificate))
+
+    def _verify(self, token: str, route: Route, presented: Presented) -> VerifiedToken:
+        if presented.chain or not presented.x5t:
+            verified = self._verifier.verify(
+                token,
+                audience=route.audience,
+                presented_chain=presented.chain,
+                required_scopes=route.scopes,
+            )
+        else:
+            verified = self._verifier.verify(
+                token, audience=route.audience, presented_chain=None, check_binding=False
+            )
+            check_forwarded(verified.claims, presented)
+            check_scopes(verified.claims, route.scopes)
+        check_details_type(verified.claims, route.authorization_details_type)
+        return verified
+
+    @staticmethod
+    def _denied(exc: RejectedError, route: Route, presenter: str) -> Verdict:
+        if exc.reason is Reason.INSUFFICIENT_SCOPE:
+            scope = challenge("insufficient_scope", exc.reason, route.scopes)
+            return Verdict(403, exc, route, presenter, scope)
+        return Verdict(401, exc, route, presenter, challenge("invalid_token", exc.reason))

@@ -1,0 +1,127 @@
+"""What a request behind Envoy presents: its bearer token and the client certificate.
+
+Envoy hands over headers as text and the mTLS peer certificate as URL-encoded PEM; a front
+proxy that terminated mTLS describes its client in ``x-forwarded-client-cert`` (XFCC). All
+three are attacker-influenced text, so parsing is strict and every failure is a reason code.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from cryptography import x509
+
+from spiffebind.errors import Reason, TokenRejected
+from spiffebind.spiffeid import parse_spiffe_id
+from spiffebind.token.jose import b64url_encode
+
+# RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+_B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+_SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
+
+
+@dataclass(frozen=True)
+class Presented:
+    """The client's certificate: the chain itself, or (XFCC without ``Cert``) only its
+    SHA-256 as ``x5t#S256`` and its SPIFFE ID, vouched for by the proxy."""
+
+    chain: tuple[x509.Certificate, ...] = ()
+    x5t: str = ""
+    spiffe_id: str = ""
+
+
+def _malformed(detail: str) -> TokenRejected:
+    return TokenRejected(Reason.MALFORMED, detail)
+
+
+def _not_presenter(detail: str) -> TokenRejected:
+    return TokenRejected(Reason.PRESENTER_MISMATCH, detail)
+
+
+def bearer_token(authorization: str) -> str:
+    """The token of an ``Authorization: Bearer`` value (scheme case-insensitive, RFC 7235);
+    any other scheme (Basic, DPoP...) or a repeated header (Envoy joins them with commas) is
+    malformed, because these tokens are certificate-bound bearer tokens and nothing else."""
+    scheme, _, rest = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise _malformed("the Authorization scheme is not Bearer")
+    token = rest.lstrip(" ")
+    if not _B64TOKEN.fullmatch(token):
+        raise _malformed("the Bearer credential is not one b64token")
+    return token
+
+
+def pem_chain(url_encoded: str) -> tuple[x509.Certificate, ...]:
+    """Certificates (leaf first) from Envoy's URL-encoded PEM; empty text means none."""
+    if not url_encoded:
+        return ()
+    try:
+        pem = unquote(url_encoded, errors="strict").encode("ascii")
+        return tuple(x509.load_pem_x509_certificates(pem))
+    except (UnicodeError, ValueError):
+        raise _not_presenter("the presented certificate is not URL-encoded PEM") from None
+
+
+def _split(text: str, separator: str) -> list[str]:
+    """Split at ``separator`` outside double quotes (XFCC values may quote , ; and =)."""
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
+    for char in text:
+        if escaped:
+            escaped = False
+        elif char == "\\" and quoted:
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == separator and not quoted:
+            parts.append("".join(current))
+            current = []
+            continue
+        current.append(char)
+    if quoted:
+        raise _not_presenter("x-forwarded-client-cert has an unterminated quote")
+    parts.append("".join(current))
+    return parts
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        return re.sub(r"\\(.)", r"\1", value[1:-1])
+    return value
+
+
+def _pairs(element: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for part in _split(element, ";"):
+        key, sep, value = part.partition("=")
+        key = key.strip().lower()
+        if not sep or key in pairs:
+            raise _not_presenter(f"x-forwarded-client-cert pair {key!r} is missing or repeated")
+        pairs[key] = _unquote(value.strip())
+    return pairs
+
+
+def forwarded_client(xfcc: str) -> Presented:
+    """The client a trusted, sanitizing proxy describes in exactly one XFCC element.
+
+    ``Chain`` or ``Cert`` give the certificate itself (full checks); otherwise ``Hash`` (hex
+    SHA-256 of the DER) becomes ``x5t#S256`` and ``URI`` the presenter's SPIFFE ID. More than
+    one element means the header was appended to rather than set by the proxy: refused.
+    """
+    elements = _split(xfcc, ",")
+    if len(elements) != 1:
+        raise _not_presenter("x-forwarded-client-cert must hold exactly one element")
+    pairs = _pairs(elements[0])
+    if pairs.get("chain") or pairs.get("cert"):
+        return Presented(chain=pem_chain(pairs.get("chain") or pairs["cert"]))
+    digest, uri = pairs.get("hash", ""), pairs.get("uri", "")
+    if not _SHA256_HEX.fullmatch(digest):
+        raise _not_presenter("x-forwarded-client-cert Hash is not a hex SHA-256")
+    try:
+        spiffe_id = parse_spiffe_id(uri)
+    except ValueError:
+        raise _not_presenter("x-forwarded-client-cert URI is not a SPIFFE ID") from None
+    return Presented(x5t=b64url_encode(bytes.fromhex(digest)), spiffe_id=spiffe_id)

@@ -1,0 +1,83 @@
+"""The ext_authz gRPC server in-process: its socket, one audit event and metrics per check."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from pathlib import Path
+
+import grpc
+from envoy.service.auth.v3 import external_auth_pb2_grpc
+from prometheus_client import CollectorRegistry
+
+from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer
+from spiffebind.api.interceptors import MetricsInterceptor
+from spiffebind.api.server import Listener
+from spiffebind.observe.audit import AuditLog, MemorySink
+from spiffebind.observe.decisions import Decisions
+from spiffebind.observe.metrics import Metrics
+from spiffebind.service.ext_authz import ExtAuthz
+from spiffebind.service.ext_authz_routes import ExtAuthzSettings, Route
+from spiffebind.spiffeid import IdPattern
+from spiffebind.testing.envoy import check_request
+from spiffebind.token import StaticBundles, Verifier, VerifierSettings
+
+
+class _Clock:
+    def now(self) -> float:
+        return 1_900_000_000.0
+
+
+def _server(socket: Path, metrics: Metrics, sink: MemorySink) -> ExtAuthzServer:
+    verifier = Verifier(
+        VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
+        bundles=StaticBundles({}),
+        clock=_Clock(),
+    )
+    routes = (Route("spiffe://example.org/tools/search", prefix="/search/", tool="search"),)
+    authz = ExtAuthz(verifier, ExtAuthzSettings(routes=routes))
+    decisions = Decisions(metrics, AuditLog(sink), lambda: "digest")
+    return ExtAuthzServer(
+        Listener(socket, 0o600),
+        ExtAuthzServicer(authz, decisions),
+        interceptors=(MetricsInterceptor(metrics),),
+    )
+
+
+async def _checks(server: ExtAuthzServer, socket: Path) -> list[int]:
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"unix:{socket}") as channel:
+            stub = external_auth_pb2_grpc.AuthorizationStub(channel)
+            codes = []
+            for path in ("/search/q?secret=1", "/nowhere"):
+                response = await stub.Check(check_request(path=path))
+                codes.append(response.denied_response.status.code)
+            return codes
+    finally:
+        await server.stop(1.0)
+
+
+def test_each_check_is_answered_audited_and_counted() -> None:
+    socket = Path(tempfile.mkdtemp(prefix="sb", dir="/tmp")) / "authz.sock"
+    registry = CollectorRegistry()
+    metrics, sink = Metrics(registry), MemorySink()
+    assert asyncio.run(_checks(_server(socket, metrics, sink), socket)) == [401, 403]
+    assert not socket.exists()
+    events = sink.events()
+    assert [(e["event"], e["decision"], e["reason"]) for e in events] == [
+        ("ext_authz", "deny", "malformed"),
+        ("ext_authz", "deny", "policy_denied"),
+    ]
+    assert (events[0]["method"], events[0]["path"], events[0]["tool"]) == (
+        "GET",
+        "/search/q",
+        "search",
+    )
+    for reason in ("malformed", "policy_denied"):
+        labels = {"result": "deny", "reason": reason}
+        assert registry.get_sample_value("spiffebind_token_verifications_total", labels) == 1
+    histogram = {"method": "Check", "code": "OK"}
+    assert (
+        registry.get_sample_value("spiffebind_grpc_server_handling_seconds_count", histogram) == 2
+    )

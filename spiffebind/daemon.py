@@ -118,6 +118,7 @@ class Daemon:
     def _servicer(self, me: Identity) -> TokenServicer:
         c = self.config
         chains = ChainCache()
+        limits = Limits(c.default_ttl, c.max_ttl, c.request_window)
         issuance = Issuance(
             identity=self.identity,
             policy=self.policy,
@@ -125,7 +126,7 @@ class Daemon:
             ledger=self.ledger,
             replay=self.replay,
             clock=self.clock,
-            limits=Limits(c.default_ttl, c.max_ttl, c.request_window),
+            limits=limits,
             chains=chains,
         )
         revocation = Revocation(
@@ -167,7 +168,7 @@ class Daemon:
             revocations=self.revocations,
             ledger=self.ledger,
             clock=self.clock,
-            limits=Limits(c.default_ttl, c.max_ttl, c.request_window),
+            limits=limits,
         )
         return TokenServicer(
             info=info,

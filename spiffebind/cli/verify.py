@@ -94,6 +94,7 @@ def _via_daemon(
     audience: str,
     peer: Sequence[x509.Certificate] | None,
     scopes: Sequence[str],
+    detail_types: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The daemon's answer, so revocation and the live policy count too."""
     request = pb.VerifyTokenRequest(
@@ -101,6 +102,7 @@ def _via_daemon(
         audience=audience,
         peer_certificates=[c.public_bytes(serialization.Encoding.DER) for c in peer or ()],
         required_scopes=list(scopes),
+        required_authorization_details=list(detail_types),
     )
     try:
         with open_channel(socket) as channel:
@@ -149,6 +151,13 @@ def _report(document: Mapping[str, Any], as_json: bool) -> None:
     help="PEM the caller presented on mTLS, leaf first; without it the token is binding_missing.",
 )
 @click.option("--scope", multiple=True, help="A scope the call needs; repeatable.")
+@click.option(
+    "--authorization-detail",
+    "detail_types",
+    multiple=True,
+    metavar="TYPE",
+    help="An RFC 9396 authorization_details type the call needs; repeatable.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("--clock-skew", type=int, default=30, show_default=True, help="Seconds of skew.")
 @click.option(
@@ -176,12 +185,15 @@ def verify(ctx: click.Context, /, **opts: Any) -> None:
                         audience=opts["audience"],
                         presented_chain=peer,
                         required_scopes=opts["scope"],
+                        required_detail_types=opts["detail_types"],
                     )
                 )
             except TokenRejected as exc:
                 document = _document(exc)
         else:
-            document = _via_daemon(opts["socket"], token, opts["audience"], peer, opts["scope"])
+            document = _via_daemon(
+                opts["socket"], token, opts["audience"], peer, opts["scope"], opts["detail_types"]
+            )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     _report(document, opts["as_json"])

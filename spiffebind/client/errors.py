@@ -38,6 +38,7 @@ _BY_KIND: dict[str, Callable[[str], SpiffebindError]] = {
 
 
 def _rejected(reason: str, oauth: str | None, details: str) -> RequestRejected:
+    details = details.removeprefix(f"{reason}: ")  # the daemon's message starts with the code
     if oauth in _OAUTH:
         return ExchangeRejected(Reason(reason), details, oauth=OAuthError(oauth))
     return RequestRejected(Reason(reason), details)

@@ -8,6 +8,7 @@ check what survives a restart.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -123,5 +124,10 @@ class DaemonProcess:
         self.close()
 
     def close(self) -> None:
+        """Stop the daemon, forget its registration entry, remove its files."""
         self.stop()
+        if self.entry_id:
+            with contextlib.suppress(RuntimeError):
+                self.bed.delete_entry(self.entry_id)
+            self.entry_id = ""
         shutil.rmtree(self.root, ignore_errors=True)

@@ -103,10 +103,14 @@ class HydraServer:
                 stderr=log,
                 cwd=self.root,
             )
-        wait_for(self._ready, timeout=timeout, what=f"hydra on {self.admin}")
-        # Hydra creates its signing keys (RSA 4096) on first use, which takes seconds: do it
-        # now, so the first JWKS fetch of a test is as quick as every later one.
-        _call(self.jwks_url, timeout=timeout)
+        try:
+            wait_for(self._ready, timeout=timeout, what=f"hydra on {self.admin}")
+            # Hydra creates its signing keys (RSA 4096) on first use, which takes seconds: do
+            # it now, so the first JWKS fetch of a test is as quick as every later one.
+            _call(self.jwks_url, timeout=timeout)
+        except BaseException:
+            self.stop()  # a failed start leaves no process behind (``with`` skips __exit__)
+            raise
         return self
 
     def _ready(self) -> bool:

@@ -1,19 +1,17 @@
 """Helpers for the daemon's integration tests: agents' SVIDs, raw calls, and what a daemon
 recorded (metrics, audit trail, issued-token ledger).
 
-Agents run under their own gid so that neither the daemon (gid 0, or its own gid) nor the
-pytest process is served their SVIDs; their SVID and key are fetched once, as that gid, with
-``spire-agent api fetch x509 -write`` and signed with in-process.
+Agents run under gids of their own, so that no daemon is served their SVIDs; their SVID and
+key are fetched once, as that gid, with ``spire-agent api fetch x509 -write``, and requests
+are signed with them in-process.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 import subprocess
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -26,21 +24,20 @@ import grpc
 from cryptography.hazmat.primitives import serialization
 from prometheus_client.parser import text_string_to_metric_families
 
+from spiffebind.api.errors import REASON_KEY
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
-from spiffebind.client import from_files
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
 from spiffebind.testing.spire_processes import as_ids
+from spiffebind.testing.svids import fetch_identity
 from spiffebind.token import SigningIdentity, sign_request
 
 SEARCH = "spiffe://example.org/tools/search"
 AGENT_A = "spiffe://example.org/agents/a"
 AGENT_B = "spiffe://example.org/agents/b"
 ADMIN = "spiffe://example.org/ops/admin"
-REASON = "spiffebind-reason"
-KIND = "spiffebind-error"
 POLICY = """rules:
   - id: agents-search
     clients: ["spiffe://example.org/agents/*"]
@@ -91,17 +88,6 @@ def agent_cli(
     )
 
 
-def fetch_identity(spire: SpireTestBed, gid: int) -> SigningIdentity:
-    """The X.509-SVID and key SPIRE gives a process of ``gid`` right now."""
-    out = Path(tempfile.mkdtemp(prefix="sbf", dir="/tmp"))
-    out.chmod(0o777)
-    try:
-        agent_cli(spire, gid, "fetch", "x509", "-write", str(out))
-        return from_files(out / "svid.0.pem", out / "svid.0.key").signing()
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
-
-
 def register_agents(spire: SpireTestBed, agents: Mapping[str, int], ttl: int = 3600) -> None:
     """One entry per gid; returns once the agent serves every one of them."""
     for spiffe_id, gid in agents.items():
@@ -130,7 +116,7 @@ def failure(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
     try:
         call()
     except grpc.RpcError as exc:
-        return exc.code(), trailers(exc).get(REASON, "")
+        return exc.code(), trailers(exc).get(REASON_KEY, "")
     raise AssertionError("the call succeeded")
 
 
@@ -179,7 +165,7 @@ def own_daemon(
         with process:
             yield process
     finally:
-        spire.delete_entry(process.entry_id)
+        process.close()
 
 
 # --- what a daemon recorded -------------------------------------------------------------

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from daemonkit import KIND, Agents, connect, issue, own_daemon, trailers, verify
+from daemonkit import Agents, connect, issue, own_daemon, trailers, verify
 
+from spiffebind.api.errors import KIND_KEY
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.testing.daemon import DaemonProcess
@@ -73,7 +74,7 @@ def test_agent_loss_and_return(
             assert set(attempts.outcomes[:-1]) == {"OK"}
             assert attempts.outcomes[-1] == "UNAVAILABLE"
             assert attempts.last_error is not None
-            assert trailers(attempts.last_error)[KIND] == "identity"
+            assert trailers(attempts.last_error)[KIND_KEY] == "identity"
             assert not stub.GetInfo(pb.GetInfoRequest(), timeout=10).ready
             assert verify(stub, lasting, presenter=agents.a).valid
         finally:

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from conftest import ALICE, ALICE_SECRET, DAEMON_ID, SEARCH
 from cryptography.hazmat.primitives import serialization
+from exchangesetup import ALICE, ALICE_SECRET, DAEMON_ID, SEARCH
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc

@@ -4,7 +4,8 @@ the tool sees the whole chain, no hop can widen, and ending the task ends every 
 from __future__ import annotations
 
 import pytest
-from conftest import (
+from exchangeflow import DATA, TOOL, claims, tool_verifies, user_token
+from exchangesetup import (
     DAEMON_ID,
     DOCS,
     OUTSIDER_ID,
@@ -14,7 +15,6 @@ from conftest import (
     USERS,
     Upstreams,
 )
-from exchangeflow import DATA, TOOL, claims, tool_verifies, user_token
 
 from spiffebind.client import AgentClient
 from spiffebind.errors import ExchangeRejected

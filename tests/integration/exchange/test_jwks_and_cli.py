@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import AGENT_GIDS, PLANNER_ID, RESEARCH_ID, SEARCH, Upstreams
 from exchangeflow import TOOL, http_get, user_token
+from exchangesetup import AGENT_GIDS, PLANNER_ID, RESEARCH_ID, SEARCH, Upstreams
 from joserfc import jws
 from joserfc.jwk import KeySet
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import grpc
 import pytest
-from conftest import ALICE_SECRET, DAEMON_ID, PLANNER_ID, SEARCH, USERS, Upstreams
 from cryptography.hazmat.primitives import serialization
 from exchangeflow import claims, grpc_failure, tool_verifies, user_token
+from exchangesetup import ALICE_SECRET, DAEMON_ID, PLANNER_ID, SEARCH, USERS, Upstreams
 from jwt.algorithms import RSAAlgorithm
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb

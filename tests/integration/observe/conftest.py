@@ -1,6 +1,6 @@
 """One run of the observability scenario per module, on a daemon and an agent of its own.
 
-The daemon runs as gid 1301 and the agent as gid 1311, so neither collides with the session
+The daemon runs as gid 1501 and the agent as gid 1511, so neither collides with the session
 daemon (gid 1000) nor the daemon tests' agents (gids 11xx, 12xx); both entries are removed
 afterwards.
 """
@@ -35,6 +35,6 @@ def observed(spire: SpireTestBed, tmp_path_factory: pytest.TempPathFactory) -> I
             with process:
                 yield Scenario(spire, process, port, work).play()
         finally:
-            spire.delete_entry(process.entry_id)
+            process.close()
     finally:
         spire.delete_entry(agent_entry)

@@ -1,7 +1,7 @@
 """The observability acceptance scenario, run once against real SPIRE (see conftest.py).
 
-A daemon of our own (gid 1301; metrics on a fixed free port, an audit log, debug logging) is
-driven by the real CLI as an agent of its own (gid 1311): issue, verify ok, verify refused
+A daemon of our own (gid 1501; metrics on a fixed free port, an audit log, debug logging) is
+driven by the real CLI as an agent of its own (gid 1511): issue, verify ok, verify refused
 for three reasons, revoke a token and a task, reload a changed policy with SIGHUP, lose and
 regain the state directory. Everything it showed (metrics, probes, status, audit trail, logs)
 is kept in one :class:`Observed`, so the tests only judge records and stay independent of
@@ -31,7 +31,7 @@ from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
 from spiffebind.testing.spire_processes import as_ids
 
-DAEMON_GID, AGENT_GID = 1301, 1311
+DAEMON_GID, AGENT_GID = 1501, 1511
 AGENT = "spiffe://example.org/agents/observer"
 SEARCH = "spiffe://example.org/tools/search"
 MAIL = "spiffe://example.org/tools/mail"

@@ -132,6 +132,7 @@ def test_each_rpc_is_timed_by_method_and_code(observed: Observed) -> None:
         ("VerifyToken", "OK"): 6.0,  # a refused token is a normal answer
         ("RevokeToken", "OK"): 2.0,
         ("IntrospectToken", "OK"): 0.0,
+        ("ExchangeToken", "OK"): 0.0,
         ("Check", "OK"): 2.0,  # the two healthcheck runs
     }
 

@@ -20,7 +20,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer
-from spiffebind.api.info import InfoSource
 from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.jwks import PublishedKeys
 from spiffebind.api.server import ApiServer, Listener
@@ -37,33 +36,17 @@ from spiffebind.observe.decisions import Decisions
 from spiffebind.observe.http import HttpServer, Response, text
 from spiffebind.observe.metrics import Metrics, new_registry
 from spiffebind.observe.upstream import WorkloadApiHealth
-from spiffebind.service.exchange import Exchange
 from spiffebind.service.ext_authz import ExtAuthz
-from spiffebind.service.issuance import Issuance, Limits
 from spiffebind.service.live_policy import LivePolicy
-from spiffebind.service.revocation import Revocation
-from spiffebind.spiffeid import IdPattern
 from spiffebind.state import IssuedLedger, RevocationStore
-from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
-from spiffebind.token.chain import TrustBundles
+from spiffebind.token import ReplayCache
 from spiffebind.token.jwk import JWKS_MEDIA_TYPE
-from spiffebind.upstream import UpstreamValidator
+from spiffebind.wiring import build_parts
 
 log = logging.getLogger("spiffebind")
 
 SWEEP_SECONDS = 60.0
 WATCH_SECONDS = 1.0
-
-
-class HeldBundles:
-    """The verifier's bundles: the last ones received, even once our own SVID has expired,
-    so verification goes on while issuance stops."""
-
-    def __init__(self, source: BaseSource) -> None:
-        self._source = source
-
-    def bundles(self) -> TrustBundles:
-        return self._source.bundles()
 
 
 def build_identity(config: DaemonConfig, metrics: Metrics) -> BaseSource:
@@ -116,68 +99,20 @@ class Daemon:
     # --- wiring -----------------------------------------------------------------------
 
     def _servicer(self, me: Identity) -> TokenServicer:
-        c = self.config
-        chains = ChainCache()
-        limits = Limits(c.default_ttl, c.max_ttl, c.request_window)
-        issuance = Issuance(
+        parts = build_parts(
+            self.config,
+            me=me,
             identity=self.identity,
             policy=self.policy,
             revocations=self.revocations,
             ledger=self.ledger,
             replay=self.replay,
-            clock=self.clock,
-            limits=limits,
-            chains=chains,
-        )
-        revocation = Revocation(
-            authenticator=issuance,
-            store=self.revocations,
-            ledger=self.ledger,
-            admins=c.admins,
-            clock=self.clock,
-            max_ttl=c.max_ttl,
-            clock_skew=c.clock_skew,
-        )
-        issuers = c.issuers or (IdPattern.parse(me.spiffe_id),)
-        verifier = Verifier(
-            VerifierSettings(issuers, clock_skew=c.clock_skew, max_lifetime=c.max_ttl),
-            bundles=HeldBundles(self.identity),
-            clock=self.clock,
-            revocation=self.revocations,
-            policy=self.policy,
-        )
-        self.verifier = verifier
-        info = InfoSource(
-            identity=self.identity,
-            readiness=self._readiness,
-            policy=self.policy,
-            revocation_counts=self.revocations.counts,
-            default_ttl=c.default_ttl,
-            max_ttl=c.max_ttl,
-            request_window=c.request_window,
-        )
-        self.info = info
-        exchange = Exchange(
-            authenticator=issuance,
-            identity=self.identity,
-            policy=self.policy,
-            verifier=verifier,
-            upstream=UpstreamValidator(
-                c.upstream_issuers, clock=self.clock, clock_skew=c.clock_skew
-            ),
-            revocations=self.revocations,
-            ledger=self.ledger,
-            clock=self.clock,
-            limits=limits,
-        )
-        return TokenServicer(
-            info=info,
-            issuance=issuance,
-            revocation=revocation,
-            verifier=verifier,
             decisions=self.decisions,
-            exchange=exchange,
+            clock=self.clock,
+            readiness=self._readiness,
         )
+        self.verifier, self.info = parts.verifier, parts.info
+        return parts.servicer
 
     async def _start_ext_authz(self) -> ExtAuthzServer | None:
         """Envoy's ext_authz endpoint, deciding with the very verifier VerifyToken uses."""

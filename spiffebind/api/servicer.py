@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -31,6 +31,13 @@ from spiffebind.token.svid import load_presented
 Context = grpc.aio.ServicerContext[Any, Any]
 TOKEN_TYPE = "Bearer"  # noqa: S105 - the RFC 6750 token type name, not a secret
 PRESENTED_CHAINS = 1024
+
+
+def _bound_x5t(claims: Mapping[str, Any]) -> str:
+    """Introspection skips the binding checks, so ``cnf`` may have any shape here."""
+    cnf = claims.get("cnf")
+    bound = cnf.get("x5t#S256") if isinstance(cnf, Mapping) else None
+    return bound if isinstance(bound, str) else ""
 
 
 def _call(request: pb.VerifyTokenRequest) -> CallContext:
@@ -174,7 +181,7 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             jti=c["jti"],
             txn=c.get("txn", ""),
             iss=c["iss"],
-            cnf_x5t_s256=c.get("cnf", {}).get("x5t#S256", ""),
+            cnf_x5t_s256=_bound_x5t(c),
             act=list(verified.chain[1:]),
             token_type=TOKEN_TYPE,
         )

@@ -60,7 +60,7 @@ def pem_chain(url_encoded: str) -> tuple[x509.Certificate, ...]:
     try:
         pem = unquote(url_encoded, errors="strict").encode("ascii")
         return tuple(x509.load_pem_x509_certificates(pem))
-    except (UnicodeError, ValueError):
+    except (UnicodeError, ValueError, x509.InvalidVersion):  # InvalidVersion is no ValueError
         raise _not_presenter("the presented certificate is not URL-encoded PEM") from None
 
 

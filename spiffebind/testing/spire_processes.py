@@ -7,13 +7,17 @@ PID: SIGTERM, a grace period, then SIGKILL.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from spiffebind.identity.pem import read_certificates, read_private_key
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire_conf import AgentConf, ServerConf
+from spiffebind.token import SigningIdentity
 
 _COMMAND_TIMEOUT = 30.0
 
@@ -209,6 +213,34 @@ class SpireAgent:
         except RuntimeError:
             return set()
         return {svid["spiffe_id"] for svid in json.loads(out).get("svids", [])}
+
+    def fetch_x509_svids(
+        self, *, uid: int | None = None, gid: int | None = None
+    ) -> list[SigningIdentity]:
+        """Every X.509-SVID, with its key, the agent gives a process of ``uid``/``gid`` now
+        (``api fetch x509 -write``, run as that uid/gid so SPIRE attests it)."""
+        out = Path(tempfile.mkdtemp(prefix="sbf", dir="/tmp"))
+        out.chmod(0o777)  # written by a process of another gid
+        try:
+            argv: list[str | Path] = [self.binary, "api", "fetch", "x509", "-write", out]
+            _run([*argv, "-socketPath", self.socket_path], **as_ids(uid, gid))
+            return [
+                SigningIdentity(read_certificates(pem), read_private_key(pem.with_suffix(".key")))
+                for pem in sorted(out.glob("svid.*.pem"), key=lambda p: int(p.suffixes[0][1:]))
+            ]
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+    def fetch_jwt_svid(
+        self, audience: str, *, uid: int | None = None, gid: int | None = None
+    ) -> str:
+        """The first JWT-SVID the agent mints for a process of ``uid``/``gid``."""
+        argv: list[str | Path] = [self.binary, "api", "fetch", "jwt", "-audience", audience]
+        lines = _run([*argv, "-socketPath", self.socket_path], **as_ids(uid, gid)).splitlines()
+        after = [i + 1 for i, line in enumerate(lines) if line.startswith("token(")]
+        if not after:
+            raise RuntimeError(f"spire api fetch jwt printed no token: {lines}")
+        return lines[after[0]].strip()
 
 
 def _healthy(binary: Path, socket_path: Path) -> bool:

@@ -15,6 +15,7 @@ PACKAGES = [
     "spiffebind.policy",
     "spiffebind.state",
     "spiffebind.testing",
+    "spiffebind.testing.attacks",
     "spiffebind.token",
     "spiffebind.upstream",
 ]

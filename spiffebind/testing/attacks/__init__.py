@@ -24,8 +24,14 @@ from spiffebind.testing.attacks.worlds import InProcess, in_process, verdict
 CASES: tuple[Case, ...] = (*ENCODING, *ALGORITHMS, *HEADERS, *SIGNERS, *CLAIMS, *BINDING)
 
 __all__ = [
+    "ALGORITHMS",
+    "BINDING",
     "CASES",
+    "CLAIMS",
+    "ENCODING",
+    "HEADERS",
     "REQUEST_CASES",
+    "SIGNERS",
     "VALID",
     "Attempt",
     "Case",

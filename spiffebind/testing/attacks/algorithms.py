@@ -21,6 +21,7 @@ from spiffebind.testing.attacks.kit import (
     Case,
     Materials,
     case,
+    ec_jwk,
     must,
     parts,
     with_signature,
@@ -101,14 +102,7 @@ def _spki(m: Materials, encoding: serialization.Encoding) -> bytes:
 def _jwk(m: Materials) -> bytes:
     key = m.signer.cert.public_key()
     assert isinstance(key, ec.EllipticCurvePublicKey)
-    nums, size = key.public_numbers(), (key.curve.key_size + 7) // 8
-    jwk = {
-        "kty": "EC",
-        "crv": "P-256",
-        "x": b64u(nums.x.to_bytes(size)),
-        "y": b64u(nums.y.to_bytes(size)),
-    }
-    return json.dumps(jwk).encode()
+    return json.dumps(ec_jwk(key)).encode()
 
 
 def _alg(m: Materials, alg: Any, *, empty_signature: bool = False) -> str:

@@ -31,10 +31,10 @@ def _padded(m: Materials) -> str:
 
 
 def _std_alphabet(m: Materials) -> str:
-    token = m.token()
-    changed = token.replace("-", "+").replace("_", "/")
-    assert changed != token, "a token with no - or _ anywhere"
-    return changed
+    """The baseline in the standard alphabet. Base64url of ASCII JSON rarely holds ``-`` or
+    ``_``, so sign again (ECDSA signatures are randomized) until the token has one."""
+    token = next(t for t in (m.token() for _ in range(64)) if "-" in t or "_" in t)
+    return token.replace("-", "+").replace("_", "/")
 
 
 def _stray_bits(m: Materials) -> str:

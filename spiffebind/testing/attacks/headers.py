@@ -21,8 +21,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from spiffebind.testing.attacks.kit import VALID, Case, Materials, case
-from spiffebind.testing.forge import DROP, b64u, compact
+from spiffebind.testing.attacks.kit import VALID, Case, Materials, case, ec_jwk
+from spiffebind.testing.forge import DROP, compact
 from spiffebind.token import REQUEST_TYP, SigningIdentity, sign_request
 
 WRONG_TYPE = "wrong_type"
@@ -40,14 +40,7 @@ def _typ(ref: str, name: str, typ: object, expected: str = WRONG_TYPE) -> Case:
 def _attacker_jwk(m: Materials) -> str:
     """An embedded public key and a signature by its private half; x5c left as it was."""
     key = ec.generate_private_key(ec.SECP256R1())
-    nums = key.public_key().public_numbers()
-    jwk = {
-        "kty": "EC",
-        "crv": "P-256",
-        "x": b64u(nums.x.to_bytes(32)),
-        "y": b64u(nums.y.to_bytes(32)),
-    }
-    return m.token(header={"jwk": jwk}, key=key)
+    return m.token(header={"jwk": ec_jwk(key.public_key())}, key=key)
 
 
 def _request_proof(m: Materials) -> str:

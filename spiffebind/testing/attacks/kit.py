@@ -183,6 +183,17 @@ def raw_object(base: Mapping[str, Any], *members: tuple[str, bytes]) -> bytes:
     return b"{" + b",".join(head + body) + b"}"
 
 
+def ec_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    """A P-256 public key as a JWK (RFC 7518 section 6.2), for embedding and HMAC confusion."""
+    nums, size = key.public_numbers(), (key.curve.key_size + 7) // 8
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": b64u(nums.x.to_bytes(size)),
+        "y": b64u(nums.y.to_bytes(size)),
+    }
+
+
 def uri_of(cert: x509.Certificate) -> str:
     """The first URI SAN of a certificate: the SPIFFE ID it claims."""
     san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -101,10 +102,11 @@ def _stranger(m: Materials) -> str:
 
 def _pem_entry(m: Materials) -> str:
     pem = m.signer.cert.public_bytes(serialization.Encoding.PEM).decode()
-    return _x5c(m, [pem, *x5c(m.signer.chain)[1:]])
+    return _entry(m, lambda _: pem)
 
 
-def _entry(m: Materials, change: Any) -> str:
+def _entry(m: Materials, change: Callable[[str], str]) -> str:
+    """The baseline's ``x5c`` with its leaf entry rewritten by ``change``."""
     first, *rest = x5c(m.signer.chain)
     return _x5c(m, [change(first), *rest])
 

@@ -31,6 +31,7 @@ POLICY = """rules:
     clients: ["spiffe://example.org/agents/*"]
     audiences: ["spiffe://example.org/tools/search"]
     scopes: ["search:read", "search:write"]
+    authorization_details_types: ["search"]
     max_ttl: 600
   - id: federated-agents-search
     clients: ["spiffe://other.org/agents/*"]
@@ -38,7 +39,8 @@ POLICY = """rules:
     scopes: ["search:read"]
     max_ttl: 600
 """
-"""What the session daemon of the integration tests allows, plus federated agents."""
+"""What the session daemon of the integration tests allows, plus federated agents and
+``search`` authorization details (so a request carrying them reaches minting)."""
 
 
 @dataclass(frozen=True)

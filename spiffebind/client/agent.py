@@ -120,6 +120,11 @@ class AgentClient:
         response = self._call(self._stub.ExchangeToken, exchange)
         return core.BoundToken.from_response(response, x5t)
 
+    def forget(self, jti: str) -> None:
+        """Drop a cached token without revoking it, e.g. one a tool refused (``401
+        invalid_token``): the next :meth:`token` call asks the daemon afresh."""
+        self._session.cache.drop(jti=jti)
+
     def revoke(self, *, jti: str | None = None, txn: str | None = None) -> pb.RevokeTokenResponse:
         """Revoke one token or a whole task; cached tokens it covers are dropped first."""
         self._session.cache.drop(jti=jti, txn=txn)

@@ -107,6 +107,10 @@ class AsyncAgentClient:
         response = await self._call(self._stub.ExchangeToken, exchange)
         return core.BoundToken.from_response(response, x5t)
 
+    def forget(self, jti: str) -> None:
+        """See :meth:`AgentClient.forget`."""
+        self._session.cache.drop(jti=jti)
+
     async def revoke(
         self, *, jti: str | None = None, txn: str | None = None
     ) -> pb.RevokeTokenResponse:

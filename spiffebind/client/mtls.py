@@ -56,7 +56,7 @@ def server_context(
     return _configure(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), svid, authorities, key_dir)
 
 
-def peer_chain_der(sock: ssl.SSLSocket) -> list[bytes]:
+def peer_chain_der(sock: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:
     """What the peer presented, DER, leaf first, as ``VerifyToken`` takes it.
 
     ``ssl`` before Python 3.13 exposes only the peer's leaf; the daemon completes the path
@@ -68,7 +68,7 @@ def peer_chain_der(sock: ssl.SSLSocket) -> list[bytes]:
     return [der]
 
 
-def peer_spiffe_id(sock: ssl.SSLSocket) -> str:
+def peer_spiffe_id(sock: ssl.SSLSocket | ssl.SSLObject) -> str:
     """The SPIFFE ID of the peer's leaf; PeerError when it is not an X.509-SVID."""
     leaf = x509.load_der_x509_certificate(peer_chain_der(sock)[0])
     try:
@@ -77,7 +77,7 @@ def peer_spiffe_id(sock: ssl.SSLSocket) -> str:
         raise PeerError(f"the peer's certificate: {exc.detail}") from None
 
 
-def expect_peer(sock: ssl.SSLSocket, spiffe_id: str) -> None:
+def expect_peer(sock: ssl.SSLSocket | ssl.SSLObject, spiffe_id: str) -> None:
     """PeerError unless the peer is ``spiffe_id``: call it before sending any secret."""
     found = peer_spiffe_id(sock)
     if found != spiffe_id:

@@ -1,0 +1,73 @@
+"""Reading a tool's WWW-Authenticate: only a Bearer ``invalid_token`` earns a retry."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from spiffebind.client.bearer import bearer_error, token_refused
+
+REFUSED = 'Bearer realm="tools", error="invalid_token", error_description="revoked"'
+
+
+@pytest.mark.parametrize(
+    ("header", "error"),
+    [
+        (REFUSED, "invalid_token"),
+        ("bearer error=invalid_token", "invalid_token"),
+        ('Bearer error="insufficient_scope", scope="search:write"', "insufficient_scope"),
+        ('Basic realm="x", Bearer error="invalid_token"', "invalid_token"),
+        ('Bearer error="a \\"quoted\\" one"', 'a "quoted" one'),
+        ("Bearer", None),
+        ('Bearer realm="error=invalid_token"', None),
+        ('Basic realm="x", error="invalid_token"', None),
+        ('Bearer realm="x", Basic error="invalid_token"', None),
+        ("Negotiate abc==, Basic realm=y", None),
+        ("", None),
+    ],
+)
+def test_bearer_error(header: str, error: str | None) -> None:
+    assert bearer_error(header) == error
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "refused"),
+    [
+        (401, REFUSED, True),
+        (403, REFUSED, False),
+        (401, 'Bearer error="insufficient_scope"', False),
+        (401, "", False),
+    ],
+)
+def test_token_refused(status: int, header: str, refused: bool) -> None:
+    assert token_refused(status, header) is refused
+
+
+TOKEN = st.text("abcdefghijklmnopqrstuvwxyz_-", min_size=1, max_size=12)
+VALUE = st.text(st.characters(codec="ascii", exclude_categories=("Cc",)), max_size=20)
+
+
+def quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=st.lists(st.tuples(TOKEN, VALUE), max_size=3),
+    error=VALUE,
+    after=st.lists(st.tuples(TOKEN, VALUE), max_size=3),
+    others=st.lists(st.tuples(TOKEN.filter(lambda t: t != "bearer"), VALUE), max_size=2),
+)
+def test_error_of_a_well_formed_bearer_challenge_is_read_back(
+    before: list[tuple[str, str]],
+    error: str,
+    after: list[tuple[str, str]],
+    others: list[tuple[str, str]],
+) -> None:
+    params = [(k, v) for k, v in before + after if k != "error"]
+    params.insert(len(params) // 2, ("error", error))
+    bearer = "Bearer " + ", ".join(f"{k}={quoted(v)}" for k, v in params)
+    decoys = [f'{scheme} realm={quoted(v)}, error="invalid_token"' for scheme, v in others]
+
+    assert bearer_error(", ".join([*decoys, bearer])) == error

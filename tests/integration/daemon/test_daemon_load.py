@@ -118,7 +118,9 @@ def test_concurrent_clients_leave_no_errors_and_no_leaks(
 
     assert tally.errors == []
     assert tally.rounds >= CLIENTS
-    assert tally.peak_fds >= idle_fds + CLIENTS
+    # every client held its own connection at once; the idle baseline may itself have
+    # counted a transient descriptor or two, hence the same slack as when settling
+    assert tally.peak_fds >= idle_fds + CLIENTS - SLACK_FDS
 
     def settled() -> bool:
         fds, threads = _resources(pid)

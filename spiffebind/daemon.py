@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -22,14 +23,15 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer
 from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.jwks import PublishedKeys
-from spiffebind.api.server import ApiServer, Listener
+from spiffebind.api.server import ApiServer, Listener, SocketServer
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.clock import SystemClock
 from spiffebind.config import DaemonConfig
-from spiffebind.errors import AuditError, ConfigError, IdentityError, PolicyError
+from spiffebind.errors import AuditError, ConfigError, IdentityError, PolicyError, StateError
 from spiffebind.identity.files import FileSource
 from spiffebind.identity.source import BaseSource, Identity
 from spiffebind.identity.workload_api import WorkloadApiSource
+from spiffebind.limits import raise_open_files_limit
 from spiffebind.observe import notify
 from spiffebind.observe.audit import AuditLog, Decision, EventKind
 from spiffebind.observe.decisions import Decisions
@@ -37,7 +39,7 @@ from spiffebind.observe.http import HttpServer, Response, text
 from spiffebind.observe.metrics import Metrics, new_registry
 from spiffebind.observe.upstream import WorkloadApiHealth
 from spiffebind.service.ext_authz import ExtAuthz
-from spiffebind.service.live_policy import LivePolicy
+from spiffebind.service.live_policy import LivePolicy, SettledChange
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ReplayCache
 from spiffebind.token.jwk import JWKS_MEDIA_TYPE
@@ -78,12 +80,7 @@ class Daemon:
             else None
         )
         self.decisions = Decisions(self.metrics, self.audit, lambda: self.policy.policy.digest)
-        self.revocations = RevocationStore.open(config.state_dir)
-        try:
-            self.ledger = IssuedLedger.open(config.state_dir)
-        except BaseException:
-            self.revocations.close()
-            raise
+        self.revocations, self.ledger = _open_state(config.state_dir)
         self.replay = ReplayCache()
         # read at scrape time, so they are exact whoever changed them last
         self.metrics.revocations_held.set_function(lambda: sum(self.revocations.counts()))
@@ -95,6 +92,7 @@ class Daemon:
         self._held: Identity | None = None
         self.keys = PublishedKeys(self.clock)
         self._state_writable = True
+        self._socket_problems: list[str] = []
 
     # --- wiring -----------------------------------------------------------------------
 
@@ -163,6 +161,8 @@ class Daemon:
         health = self.identity.health()
         if not health.ready:
             return False, health.reason
+        if self._socket_problems:
+            return False, "; ".join(self._socket_problems)
         if not self._state_writable:
             return False, f"state directory {self.config.state_dir} is not writable"
         if not self._ready:
@@ -214,7 +214,8 @@ class Daemon:
             await work()
             await asyncio.sleep(seconds)
 
-    async def _watch_readiness(self, server: ApiServer) -> None:
+    async def _watch_readiness(self, server: ApiServer, sockets: list[SocketServer]) -> None:
+        await self._keep_bound(sockets)
         self._state_writable = await asyncio.to_thread(_writable, self.config)
         ready, why = self._readiness()
         await server.set_serving(ready)
@@ -226,6 +227,20 @@ class Daemon:
             else:
                 log.warning("not ready: %s", why)
 
+    async def _keep_bound(self, servers: list[SocketServer]) -> None:
+        """Listen again on a socket whose file or directory was removed under us."""
+        problems = []
+        for server in servers:
+            try:
+                if await server.keep_bound(self.config.grace_seconds):
+                    log.warning("socket %s was removed; listening on it again", server.path)
+            except ConfigError as exc:
+                problems.append(str(exc))
+        if problems != self._socket_problems:
+            for problem in problems:
+                log.error("cannot listen again: %s", problem)
+            self._socket_problems = problems
+
     async def _sweep(self) -> None:
         now = self.clock.now()
         await asyncio.to_thread(self.revocations.sweep, now)
@@ -233,14 +248,12 @@ class Daemon:
         await asyncio.to_thread(self.ledger.sweep, now - self.config.clock_skew)
 
     async def _watch_policy(self) -> None:
-        """Reload when the file changes; a half-written file is refused like any bad one."""
+        """Reload a changed file once it holds still; a half-written one is refused anyway."""
         path = self.config.policy
-        stamp = _stamp(path)
+        change = SettledChange(_stamp(path))
         while path is not None:
-            await asyncio.sleep(WATCH_SECONDS * 2)
-            now = _stamp(path)
-            if now != stamp:
-                stamp = now
+            await asyncio.sleep(WATCH_SECONDS)
+            if change.observe(_stamp(path)):
                 self.reload()
 
     async def _first_identity(self) -> Identity | None:
@@ -279,13 +292,14 @@ class Daemon:
             )
             await server.start()
             ext_authz = await self._start_ext_authz()
+            sockets: list[SocketServer] = [s for s in (server, ext_authz) if s is not None]
             self._ready = True
             log.info("API listening on %s", self.config.socket)
             async with asyncio.TaskGroup() as tasks:
                 running = [
                     tasks.create_task(notify.watchdog_pings()),
                     tasks.create_task(
-                        self._every(WATCH_SECONDS, lambda: self._watch_readiness(server))
+                        self._every(WATCH_SECONDS, lambda: self._watch_readiness(server, sockets))
                     ),
                     tasks.create_task(self._every(SWEEP_SECONDS, self._sweep)),
                     tasks.create_task(self._watch_policy()),
@@ -308,6 +322,23 @@ class Daemon:
                 self.audit.close()
 
 
+def _open_state(state_dir: Path) -> tuple[RevocationStore, IssuedLedger]:
+    """Both stores, or ConfigError naming what is wrong: a daemon that cannot keep what it
+    acknowledges must not start."""
+    try:
+        revocations = RevocationStore.open(state_dir)
+    except StateError as exc:
+        raise ConfigError(f"--state-dir: {exc}") from None
+    try:
+        ledger = IssuedLedger.open(state_dir)
+    except BaseException as exc:
+        revocations.close()
+        if isinstance(exc, StateError):
+            raise ConfigError(f"--state-dir: {exc}") from None
+        raise
+    return revocations, ledger
+
+
 def _stamp(path: Path | None) -> tuple[float, int] | None:
     if path is None:
         return None
@@ -319,8 +350,11 @@ def _stamp(path: Path | None) -> tuple[float, int] | None:
 
 
 def _writable(config: DaemonConfig) -> bool:
+    """Whether a byte reaches the disk there: a full disk still lets empty files be created."""
     try:
-        with tempfile.TemporaryFile(dir=config.state_dir):
+        with tempfile.TemporaryFile(dir=config.state_dir, buffering=0) as probe:
+            probe.write(b"\0")
+            os.fsync(probe.fileno())
             return True
     except OSError:
         return False
@@ -331,6 +365,7 @@ def run_daemon(config: DaemonConfig, *, log_level: str = "info") -> None:
     logging.basicConfig(
         level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    raise_open_files_limit()
     daemon = Daemon(config)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(daemon.run())

@@ -14,10 +14,9 @@ from typing import Any
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 
-from spiffebind.api import socket as sock
 from spiffebind.api.errors import translated
 from spiffebind.api.ext_authz_map import check_response, http_check
-from spiffebind.api.server import Listener, listen
+from spiffebind.api.server import Listener, SocketServer
 from spiffebind.observe.decisions import CallContext, Decisions
 from spiffebind.service.ext_authz import ExtAuthz
 
@@ -47,8 +46,8 @@ class ExtAuthzServicer:
         return check_response(verdict)
 
 
-class ExtAuthzServer:
-    """Owns the grpc.aio server for Envoy and its socket file."""
+class ExtAuthzServer(SocketServer):
+    """Envoy's Authorization service on its own socket."""
 
     def __init__(
         self,
@@ -56,20 +55,8 @@ class ExtAuthzServer:
         servicer: ExtAuthzServicer,
         interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
     ) -> None:
-        self._listener = listener
+        super().__init__(listener, interceptors)
         self._servicer = servicer
-        self._interceptors = tuple(interceptors)
-        self._server: grpc.aio.Server | None = None
-
-    async def start(self) -> None:
-        self._server = await listen(self._listener, self._register, self._interceptors)
 
     def _register(self, server: grpc.aio.Server) -> None:
         external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, server)
-
-    async def stop(self, grace: float) -> None:
-        """Let in-flight checks finish within ``grace``, then remove the socket."""
-        if self._server is not None:
-            await self._server.stop(grace)
-            self._server = None
-        sock.release(self._listener.path)

@@ -37,9 +37,16 @@ async def listen(
     register: Callable[[grpc.aio.Server], None],
     interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
 ) -> grpc.aio.Server:
-    """A bounded grpc.aio server with ``register``'s services on the listener's socket."""
+    """A bounded grpc.aio server with ``register``'s services on the listener's socket.
+
+    grpcio unlinks whatever socket sits at its bound path when it stops, which would remove
+    a successor's socket; so it binds a spare name, and the socket is linked into place
+    (never over an existing file) and the spare name dropped at once.
+    """
     path = listener.path
+    spare = path.with_name(path.name + ".new")
     sock.claim(path)
+    sock.claim(spare)
     server = grpc.aio.server(
         interceptors=(*interceptors, DecodingInterceptor()),
         options=(
@@ -49,14 +56,75 @@ async def listen(
         maximum_concurrent_rpcs=listener.max_concurrent_rpcs,
     )
     register(server)
-    server.add_insecure_port(f"unix:{path}")
+    server.add_insecure_port(f"unix:{spare}")
     await server.start()
-    sock.set_mode(path, listener.mode)
+    try:
+        sock.set_mode(spare, listener.mode)
+        sock.move_into_place(spare, path)
+    except BaseException:
+        await server.stop(None)
+        raise
     return server
 
 
-class ApiServer:
-    """Owns one grpc.aio server and the socket file it listens on."""
+class SocketServer:
+    """Owns one grpc.aio server and the socket file it listens on; subclasses register services.
+
+    grpcio cannot add a port to a running server, so when the socket file disappears (its
+    directory removed by a cleanup job, say) :meth:`keep_bound` starts a fresh server on the
+    same path and lets the old one finish its calls: clients reconnect by path and carry on.
+    """
+
+    def __init__(
+        self,
+        listener: Listener,
+        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    ) -> None:
+        self._listener = listener
+        self._interceptors = tuple(interceptors)
+        self._server: grpc.aio.Server | None = None
+        self._bound: sock.FileId | None = None
+
+    @property
+    def path(self) -> Path:
+        return self._listener.path
+
+    def _register(self, server: grpc.aio.Server) -> None:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        """Claim the socket path, listen, and set the socket's mode."""
+        self._server = await listen(self._listener, self._register, self._interceptors)
+        self._bound = sock.file_id(self.path)
+        await self._started()
+
+    async def _started(self) -> None:
+        """Hook for state a fresh grpc server needs; the default needs none."""
+
+    async def keep_bound(self, grace: float) -> bool:
+        """Listen again if our socket file is gone or replaced; True when it had to.
+
+        Raises ConfigError when the path cannot be bound (another process answers there, or
+        the directory cannot be created); the old server keeps serving its connections.
+        """
+        old = self._server
+        if old is None or sock.file_id(self.path) == self._bound:
+            return False
+        await self.start()
+        await old.stop(grace)
+        return True
+
+    async def stop(self, grace: float) -> None:
+        """Refuse new calls, let in-flight ones finish within ``grace``, remove our socket."""
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None
+        if sock.file_id(self.path) == self._bound:
+            sock.release(self.path)
+
+
+class ApiServer(SocketServer):
+    """The token service, with gRPC health (tracking readiness) and reflection."""
 
     def __init__(
         self,
@@ -64,16 +132,13 @@ class ApiServer:
         servicer: spiffebind_pb2_grpc.TokenServiceServicer,
         interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
     ) -> None:
-        self._listener = listener
+        super().__init__(listener, interceptors)
         self._servicer = servicer
-        self._interceptors = tuple(interceptors)
         self.health = HealthServicer()
-        self._server: grpc.aio.Server | None = None
+        self._serving = False
 
-    async def start(self) -> None:
-        """Claim the socket path, listen, and set the socket's mode."""
-        self._server = await listen(self._listener, self._register, self._interceptors)
-        await self.set_serving(False)
+    async def _started(self) -> None:
+        await self.set_serving(self._serving)
 
     def _register(self, server: grpc.aio.Server) -> None:
         spiffebind_pb2_grpc.add_TokenServiceServicer_to_server(self._servicer, server)
@@ -88,6 +153,7 @@ class ApiServer:
         )
 
     async def set_serving(self, ready: bool) -> None:
+        self._serving = ready
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if ready
@@ -97,9 +163,6 @@ class ApiServer:
             await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:
-        """Refuse new calls, let in-flight ones finish within ``grace``, remove the socket."""
         if self._server is not None:
             await self.health.enter_graceful_shutdown()
-            await self._server.stop(grace)
-            self._server = None
-        sock.release(self._listener.path)
+        await super().stop(grace)

@@ -2,7 +2,8 @@
 
 grpcio binds the path itself and cannot adopt an inherited descriptor, so these helpers run
 around ``add_insecure_port``: a stale socket left by a crash is replaced, but a live daemon
-on the same path is never stolen from.
+on the same path is never stolen from, and a socket is only ever removed by the server
+that created that very file.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pathlib import Path
 from spiffebind.errors import ConfigError
 
 _MAX_SUN_PATH = 107
+
+FileId = tuple[int, int]
+"""``(st_dev, st_ino)``: tells our socket file from one bound later at the same path."""
 
 
 def claim(path: Path) -> None:
@@ -53,6 +57,27 @@ def set_mode(path: Path, mode: int) -> None:
         os.chmod(path, mode)
     except OSError as exc:
         raise ConfigError(f"socket {path}: cannot set mode {mode:o}: {exc.strerror}") from None
+
+
+def move_into_place(spare: Path, path: Path) -> None:
+    """Give the socket bound at ``spare`` the name ``path``, unless something took it meanwhile."""
+    try:
+        os.link(spare, path)
+    except FileExistsError:
+        raise ConfigError(f"socket {path} was created by another process") from None
+    except OSError as exc:
+        raise ConfigError(f"socket {path}: {exc.strerror}") from None
+    finally:
+        spare.unlink(missing_ok=True)
+
+
+def file_id(path: Path) -> FileId | None:
+    """The socket file now at ``path``, or None when there is none (or no directory)."""
+    try:
+        st = path.lstat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return (st.st_dev, st.st_ino) if stat.S_ISSOCK(st.st_mode) else None
 
 
 def release(path: Path) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from spiffebind.policy import Decision, Policy, Request, RuleEngine, load_file, parse_policy
 
 log = logging.getLogger(__name__)
 
 DENY_ALL = parse_policy("rules: []\n")
+
+T = TypeVar("T")
 
 
 class LivePolicy:
@@ -50,3 +52,23 @@ class LivePolicy:
 
     def allows(self, claims: Mapping[str, Any]) -> bool:
         return self._engine.allows(claims)
+
+
+class SettledChange(Generic[T]):
+    """Tells when a watched stamp changed and then held still for one more look.
+
+    A policy file written in place (not renamed into place) is read only once its writer
+    has paused; a file caught half-written is still refused by validation.
+    """
+
+    def __init__(self, loaded: T) -> None:
+        self._loaded = loaded
+        self._seen = loaded
+
+    def observe(self, stamp: T) -> bool:
+        """Record one look; True when the change is due to be loaded."""
+        due = stamp != self._loaded and stamp == self._seen
+        if due:
+            self._loaded = stamp
+        self._seen = stamp
+        return due

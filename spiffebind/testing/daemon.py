@@ -38,13 +38,14 @@ class DaemonProcess:
         gid: int = 0,
         extra_args: Sequence[str] = (),
         x509_svid_ttl: int = 300,
+        socket: Path | None = None,
     ) -> None:
         self.bed = bed
         self.gid = gid
         self.spiffe_id = f"spiffe://{bed.trust_domain}{DAEMON_ID_PATH}"
         self.root = Path(tempfile.mkdtemp(prefix="sbd", dir="/tmp"))
         self.root.chmod(0o755)
-        self.socket = self.root / "api.sock"
+        self.socket = socket or self.root / "api.sock"
         self.state_dir = self.root / "state"
         self.policy_file = self.root / "policy.yaml"
         self.audit_log = self.root / "audit.log"
@@ -118,7 +119,11 @@ class DaemonProcess:
             self.proc = None
 
     def __enter__(self) -> Self:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.close()
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()

@@ -62,9 +62,26 @@ def _bad_policy(tmp: Path) -> tuple[list[str], str]:
     return ["--workload-api", f"unix://{tmp / 'wl.sock'}", "--policy", str(policy)], "r1"
 
 
+def _corrupt_state(tmp: Path) -> tuple[list[str], str]:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(tmp / "wl.sock"))
+    store = tmp / "old-state" / "revocations.sqlite3"
+    store.parent.mkdir(mode=0o700)
+    store.write_bytes(b"not a database, " * 512)
+    args = ["--workload-api", f"unix://{tmp / 'wl.sock'}", "--state-dir", str(store.parent)]
+    return args, str(store)
+
+
 @pytest.mark.parametrize(
     "case",
-    [_missing_socket, _not_a_socket, _malformed_pem, _unknown_config_key, _bad_policy],
+    [
+        _missing_socket,
+        _not_a_socket,
+        _malformed_pem,
+        _unknown_config_key,
+        _bad_policy,
+        _corrupt_state,
+    ],
     ids=lambda f: f.__name__.strip("_"),
 )
 def test_bad_start_up_input_is_one_clear_line_and_exit_2(

@@ -44,9 +44,7 @@ async def listen(
     (never over an existing file) and the spare name dropped at once.
     """
     path = listener.path
-    spare = path.with_name(path.name + ".new")
-    sock.claim(path)
-    sock.claim(spare)
+    spare = sock.claim(path)
     server = grpc.aio.server(
         interceptors=(*interceptors, DecodingInterceptor()),
         options=(

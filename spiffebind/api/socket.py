@@ -16,19 +16,32 @@ from pathlib import Path
 from spiffebind.errors import ConfigError
 
 _MAX_SUN_PATH = 107
+_SPARE_SUFFIX = ".new"
+MAX_PATH_BYTES = _MAX_SUN_PATH - len(_SPARE_SUFFIX)
+"""The longest socket path: grpcio binds ``PATH.new`` first (see ``server.listen``)."""
 
 FileId = tuple[int, int]
 """``(st_dev, st_ino)``: tells our socket file from one bound later at the same path."""
 
 
-def claim(path: Path) -> None:
-    """Make ``path`` bindable: create the parent, remove a stale socket, refuse a live one."""
-    if len(os.fsencode(path)) > _MAX_SUN_PATH:
-        raise ConfigError(f"socket path {path} is longer than {_MAX_SUN_PATH} bytes")
+def claim(path: Path) -> Path:
+    """Make ``path`` and its spare name bindable; the spare name.
+
+    Creates the parent, removes a stale socket, refuses a live one.
+    """
+    if len(os.fsencode(path)) > MAX_PATH_BYTES:
+        raise ConfigError(f"socket path {path} is longer than {MAX_PATH_BYTES} bytes")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
     except OSError as exc:
         raise ConfigError(f"socket directory {path.parent}: {exc.strerror}") from None
+    spare = path.with_name(path.name + _SPARE_SUFFIX)
+    for name in (path, spare):
+        _clear(name)
+    return spare
+
+
+def _clear(path: Path) -> None:
     try:
         mode = path.lstat().st_mode
     except FileNotFoundError:

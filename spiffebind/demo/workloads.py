@@ -20,8 +20,9 @@ from typing import Any
 
 from spiffebind.demo.protocol import Message, parse, send
 from spiffebind.errors import DemoFailed
+from spiffebind.testing.agents import SEARCH
 from spiffebind.testing.spire_processes import as_ids, end_process
-from spiffebind.testing.spirebed import TOOL_ID, Sandbox
+from spiffebind.testing.spirebed import Sandbox
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Workload:
 
 
 AGENT = Workload("agent", "agent", "spiffe://example.org/agents/planner", 4101, "the agent")
-TOOL = Workload("tool", "tool", TOOL_ID, 4102, "the tool (HTTPS on 127.0.0.1, mTLS)")
+TOOL = Workload("tool", "tool", SEARCH, 4102, "the tool (HTTPS on 127.0.0.1, mTLS)")
 INTRUDER = Workload(
     "intruder", "agent", "spiffe://example.org/agents/intruder", 4103, "another workload"
 )

@@ -27,6 +27,14 @@ from spiffebind.testing.svids import fetch_identity
 from spiffebind.token import SigningIdentity, sign_request
 
 SEARCH = "spiffe://example.org/tools/search"
+SEARCH_POLICY = f"""rules:
+  - id: agents-search
+    clients: ["spiffe://example.org/agents/*"]
+    audiences: ["{SEARCH}"]
+    scopes: ["search:read", "search:write"]
+    max_ttl: 600
+"""
+"""Every agent below ``/agents/`` may ask for the search tool's read and write scopes."""
 
 
 @dataclass(frozen=True)

@@ -23,18 +23,11 @@ from types import FrameType
 from typing import Self
 
 from spiffebind.errors import SpiffebindError
+from spiffebind.testing.agents import SEARCH, SEARCH_POLICY
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
 
-TOOL_ID = "spiffe://example.org/tools/search"
-POLICY = f"""rules:
-  - id: agents-search
-    clients: ["spiffe://example.org/agents/*"]
-    audiences: ["{TOOL_ID}"]
-    scopes: ["search:read", "search:write"]
-    max_ttl: 600
-"""
 DAEMON_GID = 4100
 """The daemon's gid: SPIRE attests it by gid, so it must differ from every workload's."""
 
@@ -93,7 +86,9 @@ class Sandbox:
 
     @classmethod
     @contextlib.contextmanager
-    def running(cls, policy: str = POLICY, daemon_gid: int = DAEMON_GID) -> Iterator[Sandbox]:
+    def running(
+        cls, policy: str = SEARCH_POLICY, daemon_gid: int = DAEMON_GID
+    ) -> Iterator[Sandbox]:
         """SPIRE plus a ready daemon with /metrics on a free port; all stopped on exit."""
         with contextlib.ExitStack() as stack:
             bed = stack.enter_context(SpireTestBed.start())
@@ -131,7 +126,7 @@ def _announce(sandbox: Sandbox, agent_id: str) -> None:
     bed, daemon = sandbox.bed, sandbox.daemon
     cli = Path(sys.executable).parent / "spiffebind"
     token = [str(cli), "token", "--socket", str(daemon.socket)]
-    token += ["--workload-api", bed.agent.endpoint, "--audience", TOOL_ID]
+    token += ["--workload-api", bed.agent.endpoint, "--audience", SEARCH]
     token += ["--scope", "search:read", "--txn", "try-1"]
     lines = [
         "spiffebind sandbox: a throwaway SPIRE and a spiffebind daemon, until you stop it.",

@@ -12,8 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
@@ -23,24 +22,16 @@ from cryptography.hazmat.primitives import serialization
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
-from spiffebind.testing.agents import SEARCH
+from spiffebind.testing.agents import SEARCH, SEARCH_POLICY
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
 from spiffebind.token import SigningIdentity, sign_request, thumbprint
 
 AGENT = "spiffe://example.org/agents/fault"
-POLICY = """rules:
-  - id: agents-search
-    clients: ["spiffe://example.org/agents/*"]
-    audiences: ["spiffe://example.org/tools/search"]
-    scopes: ["search:read", "search:write"]
-    max_ttl: 600
-"""
 OWN_CONNECTION = (("grpc.use_local_subchannel_pool", 1),)
 
 
-@contextmanager
 def node(
     bed: SpireTestBed,
     gid: int,
@@ -48,17 +39,16 @@ def node(
     x509_svid_ttl: int = 300,
     extra_args: Sequence[str] = (),
     socket: Path | None = None,
-) -> Iterator[DaemonProcess]:
-    """A daemon attested as ``gid``, metrics on an ephemeral port, removed with its entry."""
-    with DaemonProcess(
+) -> DaemonProcess:
+    """A daemon attested as ``gid``, metrics on an ephemeral port; ``with`` starts it."""
+    return DaemonProcess(
         bed,
-        policy=POLICY,
+        policy=SEARCH_POLICY,
         gid=gid,
         extra_args=("--metrics-address", "127.0.0.1:0", *extra_args),
         x509_svid_ttl=x509_svid_ttl,
         socket=socket,
-    ) as daemon:
-        yield daemon
+    )
 
 
 def chain_der(identity: SigningIdentity) -> list[bytes]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from spiffebind.testing.agents import SEARCH_POLICY
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.spire import SpireTestBed
 
@@ -22,22 +23,13 @@ def spire() -> Iterator[SpireTestBed]:
         yield bed
 
 
-POLICY = """rules:
-  - id: agents-search
-    clients: ["spiffe://example.org/agents/*"]
-    audiences: ["spiffe://example.org/tools/search"]
-    scopes: ["search:read", "search:write"]
-    max_ttl: 600
-"""
-
-
 @pytest.fixture(scope="session")
 def daemon(spire: SpireTestBed) -> Iterator[DaemonProcess]:
     """One spiffebind daemon for the session, attested as gid 1000 (not the pytest process's).
 
-    Tests that restart, reload or break it must leave it running with ``POLICY`` again.
+    Tests that restart, reload or break it must leave it running with ``SEARCH_POLICY`` again.
     """
     with DaemonProcess(
-        spire, policy=POLICY, gid=1000, extra_args=("--metrics-address", "127.0.0.1:0")
+        spire, policy=SEARCH_POLICY, gid=1000, extra_args=("--metrics-address", "127.0.0.1:0")
     ) as d:
         yield d

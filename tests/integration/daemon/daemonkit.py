@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from spiffebind.testing.agents import (
     SEARCH,
+    SEARCH_POLICY,
     Agent,
     agent,
     agent_cli,
@@ -30,7 +31,6 @@ __all__ = [
     "ADMIN",
     "AGENT_A",
     "AGENT_B",
-    "POLICY",
     "SEARCH",
     "Agent",
     "Agents",
@@ -53,13 +53,6 @@ __all__ = [
 AGENT_A = "spiffe://example.org/agents/a"
 AGENT_B = "spiffe://example.org/agents/b"
 ADMIN = "spiffe://example.org/ops/admin"
-POLICY = """rules:
-  - id: agents-search
-    clients: ["spiffe://example.org/agents/*"]
-    audiences: ["spiffe://example.org/tools/search"]
-    scopes: ["search:read", "search:write"]
-    max_ttl: 600
-"""
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,7 @@ def own_daemon(
     *,
     extra_args: Sequence[str] = (),
     x509_svid_ttl: int = 300,
-    policy: str = POLICY,
+    policy: str = SEARCH_POLICY,
 ) -> Iterator[DaemonProcess]:
     """A daemon of our own on ``gid``, metrics on an ephemeral port; its entry removed after."""
     process = DaemonProcess(

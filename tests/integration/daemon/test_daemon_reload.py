@@ -8,7 +8,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemonkit import POLICY, Agents, audit_events, connect, issue, own_daemon, sample, verify
+from daemonkit import (
+    SEARCH_POLICY,
+    Agents,
+    audit_events,
+    connect,
+    issue,
+    own_daemon,
+    sample,
+    verify,
+)
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.testing.daemon import DaemonProcess
@@ -18,7 +27,7 @@ from spiffebind.testing.spire import SpireTestBed
 pytestmark = pytest.mark.integration
 
 BROKEN_POLICY = "rules:\n  - id: half-written\n    clients: [\n"
-OTHER_TOOLS_ONLY = POLICY.replace("tools/search", "tools/other")
+OTHER_TOOLS_ONLY = SEARCH_POLICY.replace("tools/search", "tools/other")
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,8 @@ export SPIRE_VERSION
 HYDRA_VERSION ?= 2.3.0
 export HYDRA_VERSION
 PYTEST_ARGS ?=
+# Everything ruff checks; mypy --strict covers the package (see pyproject.toml).
+PY_TREES := spiffebind tests bench fuzz scripts
 
 .DEFAULT_GOAL := help
 
@@ -45,15 +47,15 @@ unit: venv ## Run only the fast unit tests
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## ruff and mypy --strict on the package
-	$(VENV)/bin/ruff check spiffebind tests
-	$(VENV)/bin/ruff format --check spiffebind tests
+lint: venv ## ruff on all Python code, mypy --strict on the package
+	$(VENV)/bin/ruff check $(PY_TREES)
+	$(VENV)/bin/ruff format --check $(PY_TREES)
 	$(VENV)/bin/mypy
 
 .PHONY: fmt
 fmt: venv ## Format and autofix with ruff
-	$(VENV)/bin/ruff format spiffebind tests
-	$(VENV)/bin/ruff check --fix spiffebind tests
+	$(VENV)/bin/ruff format $(PY_TREES)
+	$(VENV)/bin/ruff check --fix $(PY_TREES)
 
 .PHONY: proto
 proto: venv ## Regenerate the gRPC code from proto/ (committed beside the .proto files)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import platform
 from collections.abc import Mapping
@@ -40,7 +41,7 @@ def load_note(meta: Mapping[str, Any]) -> str:
 
 
 def _ms(value: float) -> str:
-    return f"{value:.2f}" if value == value else "-"  # NaN when nothing succeeded
+    return "-" if math.isnan(value) else f"{value:.2f}"  # NaN when nothing succeeded
 
 
 def _pair(row: Mapping[str, Any], name: str, c: str) -> str:

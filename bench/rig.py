@@ -10,18 +10,16 @@ The daemon runs as gid 1201 so that it holds only its own SVID.
 from __future__ import annotations
 
 import contextlib
-import re
 import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from prometheus_client.parser import text_string_to_metric_families
 from spiffe import SpiffeId, WorkloadApiClient
 
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.poll import wait_for
+from spiffebind.testing.records import http_get, metrics
 from spiffebind.testing.spire import SpireTestBed
 from spiffebind.token import SigningIdentity
 
@@ -37,7 +35,6 @@ POLICY = """rules:
     scopes: ["search:read", "search:write"]
     max_ttl: 3600
 """
-_METRICS_LINE = re.compile(r"health and metrics on http://127\.0\.0\.1:(\d+)")
 
 
 @dataclass
@@ -97,29 +94,18 @@ class Rig:
 
     def ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"{self._metrics_url()}/readyz", timeout=2) as answer:
-                return bool(answer.status == 200)
+            return http_get(self.daemon, "/readyz")[0] == 200
         except OSError:
             return False
 
     def counters(self) -> dict[str, float]:
         """The daemon's decision counters, ``"<metric>{result,reason}"`` to value."""
-        with urllib.request.urlopen(f"{self._metrics_url()}/metrics", timeout=5) as answer:
-            text = answer.read().decode()
-        out: dict[str, float] = {}
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                labels = sample.labels
-                if sample.name.endswith("_total") and "result" in labels:
-                    key = f"{sample.name}{{{labels['result']},{labels.get('reason', '')}}}"
-                    out[key] = sample.value
-        return out
-
-    def _metrics_url(self) -> str:
-        ports = _METRICS_LINE.findall(self.daemon.log())
-        if not ports:
-            raise RuntimeError("the daemon has not logged its metrics address yet")
-        return f"http://127.0.0.1:{ports[-1]}"
+        return {
+            f"{name}{{{labels['result']},{labels.get('reason', '')}}}": value
+            for (name, pairs), value in metrics(self.daemon).items()
+            for labels in (dict(pairs),)
+            if name.endswith("_total") and "result" in labels
+        }
 
     def daemon_pid(self) -> int:
         if self.daemon.proc is None:

@@ -26,6 +26,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -154,13 +155,13 @@ class Comparison:
             before = self.rig.counters()
             for _ in range(ROUNDS):
                 ours.measure(
-                    lambda: g.run(
-                        self.ghz, ours.call, concurrency=c, data=ours_data, seconds=SECONDS
+                    partial(
+                        g.run, self.ghz, ours.call, concurrency=c, data=ours_data, seconds=SECONDS
                     )
                 )
                 spire.measure(
-                    lambda: g.run(
-                        self.ghz, spire.call, concurrency=c, data=spire_data, seconds=SECONDS
+                    partial(
+                        g.run, self.ghz, spire.call, concurrency=c, data=spire_data, seconds=SECONDS
                     )
                 )
             rows[f"c{c}"] = _row(ours, spire, self._counted(before, _SB_VERIFY, ours))
@@ -194,11 +195,11 @@ class Comparison:
             for _ in range(ROUNDS):
                 proofs = self._proofs(count)
                 ours.measure(
-                    lambda: g.run(self.ghz, ours.call, concurrency=c, binary=proofs, total=count)
+                    partial(g.run, self.ghz, ours.call, concurrency=c, binary=proofs, total=count)
                 )
                 spire.measure(
-                    lambda: g.run(
-                        self.ghz, spire.call, concurrency=c, data=spire_data, seconds=SECONDS
+                    partial(
+                        g.run, self.ghz, spire.call, concurrency=c, data=spire_data, seconds=SECONDS
                     )
                 )
             rows[f"c{c}"] = _row(ours, spire, self._counted(before, _SB_ISSUE, ours))
@@ -207,7 +208,7 @@ class Comparison:
     def _counted(self, before: dict[str, float], suffix: str, ours: Side) -> bool:
         """Every request ghz saw answered OK is an allow in the daemon's counters, no deny."""
         after = self.rig.counters()
-        prefix = suffix.split("{")[0]
+        prefix = suffix.split("{", maxsplit=1)[0]
         allow = sum(after[k] - before.get(k, 0) for k in after if k.endswith(suffix))
         deny = sum(after[k] - before.get(k, 0) for k in after if prefix in k and "{deny," in k)
         assert ours.sample is not None

@@ -76,7 +76,9 @@ def wired() -> Iterator[Wired]:
         (root / name).write_bytes(data)
     config = DaemonConfig(
         socket=root / "api.sock",
-        files=FileIdentity(root / "svid.pem", root / "key.pem", {"example.org": root / "bundle.pem"}),
+        files=FileIdentity(
+            root / "svid.pem", root / "key.pem", {"example.org": root / "bundle.pem"}
+        ),
         policy=root / "policy.yaml",
         state_dir=root / "state",
         audit_log=str(root / "audit.log"),
@@ -86,7 +88,7 @@ def wired() -> Iterator[Wired]:
     try:
         daemon.identity.start()
         identity = daemon.identity.wait_ready(10.0)
-        servicer = daemon._servicer(identity)  # noqa: SLF001 - the daemon's own wiring
+        servicer = daemon._servicer(identity)
         yield Wired(servicer, identity.spiffe_id, SigningIdentity(agent.chain, agent.key), loop)
     finally:
         loop.close()

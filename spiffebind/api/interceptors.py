@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from google.protobuf.message import DecodeError
+from grpc_health.v1 import health_pb2
 
 from spiffebind.api.errors import abort
 from spiffebind.errors import Reason, RejectedError
@@ -55,6 +56,16 @@ class DecodingInterceptor(_Interceptor):
         )
 
 
+_HEALTH = f"/{health_pb2.DESCRIPTOR.services_by_name['Health'].full_name}/"
+
+
+def method_label(full_method: str) -> str:
+    """The RPC's own name, but the health check is ``HealthCheck``: a probe's calls must not
+    be counted with ext_authz's ``Check``."""
+    service, _, name = full_method.rpartition("/")
+    return f"Health{name}" if f"{service}/" == _HEALTH else name
+
+
 class MetricsInterceptor(_Interceptor):
     """Observes ``spiffebind_grpc_server_handling_seconds{method, code}``."""
 
@@ -67,7 +78,7 @@ class MetricsInterceptor(_Interceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = handler_call_details.method.rsplit("/", 1)[-1]
+        method = method_label(handler_call_details.method)
         inner = cast(_Unary, handler.unary_unary)
         histogram = self._metrics.handling_seconds
 

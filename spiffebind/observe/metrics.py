@@ -23,7 +23,8 @@ from spiffebind import __version__
 from spiffebind.errors import Reason
 from spiffebind.identity.workload_api import STREAMS
 
-# "Check" is envoy.service.auth.v3.Authorization/Check on the ext_authz socket.
+# "Check" is envoy.service.auth.v3.Authorization/Check on the ext_authz socket,
+# "HealthCheck" grpc.health.v1.Health/Check on the API socket (probes).
 METHODS = (
     "GetInfo",
     "IssueToken",
@@ -32,6 +33,7 @@ METHODS = (
     "RevokeToken",
     "ExchangeToken",
     "Check",
+    "HealthCheck",
 )
 EXCHANGE_SUBJECTS = ("delegation", "upstream")
 RELOAD_RESULTS = ("ok", "refused")

@@ -35,8 +35,11 @@ def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> No
         meta["load_avg_1m"].append(os.getloadavg()[0])
         if "rpc" in wanted:
             comparison = Comparison(rig, ghz)
-            results["rpc"] = {"verify": comparison.verify(), "issue": comparison.issue()}
-            results["ext_authz"] = "pending ext_authz issue"
+            results["rpc"] = {
+                "verify": comparison.verify(),
+                "ext_authz": comparison.ext_authz(),
+                "issue": comparison.issue(),
+            }
             meta["load_avg_1m"].append(os.getloadavg()[0])
         if "scale" in wanted:
             results["scale"] = state.scale(rig, ghz)

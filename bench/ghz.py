@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from google.protobuf import descriptor_pb2
+from google.protobuf.descriptor import FileDescriptor
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -43,14 +46,32 @@ def delimited(messages: Sequence[bytes]) -> bytes:
     return bytes(out)
 
 
+def write_protoset(descriptor: FileDescriptor, path: Path) -> Path:
+    """``descriptor``'s file and all it imports as a FileDescriptorSet for ``--protoset``:
+    Envoy's schema comes from the installed xds-protos package, no .proto file is needed."""
+    files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
+
+    def add(file: FileDescriptor) -> None:
+        if file.name not in files:
+            for dependency in file.dependencies:
+                add(dependency)
+            files[file.name] = descriptor_pb2.FileDescriptorProto()
+            file.CopyToProto(files[file.name])
+
+    add(descriptor)
+    path.write_bytes(descriptor_pb2.FileDescriptorSet(file=files.values()).SerializeToString())
+    return path
+
+
 @dataclass(frozen=True)
 class Call:
     """One gRPC method on one Unix socket, and how ghz learns its schema."""
 
     socket: Path
     method: str  # "package.Service/Method"
-    proto: Path | None = None  # None: server reflection
+    proto: Path | None = None  # None: server reflection, unless protoset is given
     import_paths: tuple[Path, ...] = ()
+    protoset: Path | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -128,7 +149,9 @@ def run(
         "--timeout",
         "30s",
     ]
-    if call.proto is not None:
+    if call.protoset is not None:
+        argv += ["--protoset", str(call.protoset)]
+    elif call.proto is not None:
         argv += ["--proto", str(call.proto)]
         argv += [a for p in call.import_paths for a in ("--import-paths", str(p))]
     if call.metadata:

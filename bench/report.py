@@ -73,11 +73,12 @@ def tables(results: Mapping[str, Any]) -> str:
         ]
         names = {
             "verify": "VerifyToken vs ValidateJWTSVID",
+            "ext_authz": "ext_authz Check vs ValidateJWTSVID",
             "issue": "IssueToken vs FetchJWTSVID",
         }
         for kind, rows in rpc.items():
             out += [_pair(row, names[kind], c) for c, row in rows.items()]
-        out.append("| ext_authz check | - | pending ext_authz issue | | | | | | | | | | |\n")
+        out.append("")
     inproc = results.get("inprocess_verify")
     if inproc:
         out += [

@@ -27,6 +27,7 @@ AUDIENCE = "spiffe://example.org/tools/search"
 AGENT_ID = "spiffe://example.org/agents/bench"
 NODE2_ID = "spiffe://example.org/spiffebind/node-2"
 DAEMON_GID = 1201
+EXT_AUTHZ_SOCKET = "ext-authz.sock"
 SVID_TTL = 3600
 POLICY = """rules:
   - id: bench-agents
@@ -68,6 +69,8 @@ class Rig:
                     str(SVID_TTL),
                     "--log-level",
                     "info",
+                    "--ext-authz-socket",
+                    str(bed.root / EXT_AUTHZ_SOCKET),
                 ),
             )
             try:
@@ -78,6 +81,11 @@ class Rig:
     @property
     def agent_socket(self) -> Path:
         return self.bed.agent.socket_path
+
+    @property
+    def ext_authz_socket(self) -> Path:
+        """Envoy's Authorization service, served by the same daemon."""
+        return self.bed.root / EXT_AUTHZ_SOCKET
 
     def jwt_svid(self) -> str:
         """A JWT-SVID of the bench agent for ``AUDIENCE``, as a workload would fetch it."""

@@ -29,8 +29,10 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from cryptography.hazmat.primitives.serialization import Encoding
+from envoy.service.auth.v3 import external_auth_pb2 as authz
 
 from bench import ghz as g
 from bench.rig import AGENT_ID, AUDIENCE, Rig
@@ -45,6 +47,9 @@ SECONDS = 4.0
 OWN_PROTO = (
     Path(__file__).resolve().parent.parent / "spiffebind" / "api" / "v1" / "spiffebind.proto"
 )
+VERIFY_METHOD = "spiffebind.v1.TokenService/VerifyToken"
+CHECK_METHOD = "envoy.service.auth.v3.Authorization/Check"
+VALIDATE_METHOD = "SpiffeWorkloadAPI/ValidateJWTSVID"
 _SB_VERIFY = "_token_verifications_total{allow,}"
 _SB_ISSUE = "_tokens_issued_total{allow,}"
 
@@ -113,10 +118,14 @@ class Comparison:
             import_paths=(proto.parent,),
             metadata={"workload.spiffe.io": "true"},
         )
+        protoset = rig.bed.root / "envoy-authz.protoset"
+        self._ext_authz = g.Call(
+            rig.ext_authz_socket, "", protoset=g.write_protoset(authz.DESCRIPTOR, protoset)
+        )
 
-    def _sides(self, ours: str, spire: str) -> tuple[Side, Side]:
+    def _sides(self, call: g.Call, ours: str, spire: str) -> tuple[Side, Side]:
         return (
-            Side(replace(self._ours, method=ours), self.rig.daemon_pid()),
+            Side(replace(call, method=ours), self.rig.daemon_pid()),
             Side(replace(self._spire, method=spire), self.rig.agent_pid()),
         )
 
@@ -134,36 +143,56 @@ class Comparison:
 
     def verify(self) -> dict[str, Any]:
         request = self.verify_request()
-        ours_data = json.dumps(
-            {
-                "token": request.token,
-                "audience": request.audience,
-                "peer_certificates": [
-                    base64.b64encode(c).decode() for c in request.peer_certificates
-                ],
-                "required_scopes": list(request.required_scopes),
+        data = {
+            "token": request.token,
+            "audience": request.audience,
+            "peer_certificates": [base64.b64encode(c).decode() for c in request.peer_certificates],
+            "required_scopes": list(request.required_scopes),
+        }
+        return self._against_validation(self._ours, VERIFY_METHOD, json.dumps(data))
+
+    def ext_authz(self) -> dict[str, Any]:
+        """Envoy's Check on the ext_authz socket: the same verification as VerifyToken, plus
+        reading the HTTP request and the URL-encoded PEM Envoy forwards."""
+        request = self.verify_request()
+        pem = self.rig.agent.chain[0].public_bytes(Encoding.PEM).decode()
+        data = {
+            "attributes": {
+                "source": {"certificate": quote(pem, safe="")},
+                "request": {
+                    "http": {
+                        "method": "GET",
+                        "path": "/search/q",
+                        "host": "tools.example.org",
+                        "headers": {"authorization": f"Bearer {request.token}"},
+                    }
+                },
+                "context_extensions": {
+                    "spiffebind.audience": AUDIENCE,
+                    "spiffebind.scopes": "search:read",
+                    "spiffebind.tool": "search",
+                },
             }
-        )
+        }
+        return self._against_validation(self._ext_authz, CHECK_METHOD, json.dumps(data))
+
+    def _against_validation(self, call: g.Call, method: str, data: str) -> dict[str, Any]:
+        """``method`` with ``data`` against SPIRE's ValidateJWTSVID of the agent's JWT-SVID,
+        at each concurrency; every answer must be an allow in the daemon's counters."""
         spire_data = json.dumps({"audience": AUDIENCE, "svid": self.rig.jwt_svid()})
         rows = {}
         for c in CONCURRENCY:
-            ours, spire = self._sides(
-                "spiffebind.v1.TokenService/VerifyToken", "SpiffeWorkloadAPI/ValidateJWTSVID"
-            )
-            for side, data in ((ours, ours_data), (spire, spire_data)):
-                g.run(self.ghz, side.call, concurrency=c, data=data, seconds=1.0)
+            ours, spire = self._sides(call, method, VALIDATE_METHOD)
+            for side, body in ((ours, data), (spire, spire_data)):
+                g.run(self.ghz, side.call, concurrency=c, data=body, seconds=1.0)
             before = self.rig.counters()
             for _ in range(ROUNDS):
-                ours.measure(
-                    partial(
-                        g.run, self.ghz, ours.call, concurrency=c, data=ours_data, seconds=SECONDS
+                for side, body in ((ours, data), (spire, spire_data)):
+                    side.measure(
+                        partial(
+                            g.run, self.ghz, side.call, concurrency=c, data=body, seconds=SECONDS
+                        )
                     )
-                )
-                spire.measure(
-                    partial(
-                        g.run, self.ghz, spire.call, concurrency=c, data=spire_data, seconds=SECONDS
-                    )
-                )
             rows[f"c{c}"] = _row(ours, spire, self._counted(before, _SB_VERIFY, ours))
         return rows
 
@@ -183,7 +212,9 @@ class Comparison:
         rows = {}
         for c in CONCURRENCY:
             ours, spire = self._sides(
-                "spiffebind.v1.TokenService/IssueToken", "SpiffeWorkloadAPI/FetchJWTSVID"
+                self._ours,
+                "spiffebind.v1.TokenService/IssueToken",
+                "SpiffeWorkloadAPI/FetchJWTSVID",
             )
             warm = max(100, 4 * c)
             rate = g.run(

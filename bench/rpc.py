@@ -29,16 +29,17 @@ from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from cryptography.hazmat.primitives.serialization import Encoding
 from envoy.service.auth.v3 import external_auth_pb2 as authz
+from google.protobuf import json_format
 
 from bench import ghz as g
 from bench.rig import AGENT_ID, AUDIENCE, Rig
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.client import AgentClient
 from spiffebind.client.credentials import StaticCredentials
+from spiffebind.testing.envoy import check_request
 from spiffebind.token import sign_request
 
 CONCURRENCY = (1, 8, 64)
@@ -152,29 +153,20 @@ class Comparison:
         return self._against_validation(self._ours, VERIFY_METHOD, json.dumps(data))
 
     def ext_authz(self) -> dict[str, Any]:
-        """Envoy's Check on the ext_authz socket: the same verification as VerifyToken, plus
-        reading the HTTP request and the URL-encoded PEM Envoy forwards."""
-        request = self.verify_request()
-        pem = self.rig.agent.chain[0].public_bytes(Encoding.PEM).decode()
-        data = {
-            "attributes": {
-                "source": {"certificate": quote(pem, safe="")},
-                "request": {
-                    "http": {
-                        "method": "GET",
-                        "path": "/search/q",
-                        "host": "tools.example.org",
-                        "headers": {"authorization": f"Bearer {request.token}"},
-                    }
-                },
-                "context_extensions": {
-                    "spiffebind.audience": AUDIENCE,
-                    "spiffebind.scopes": "search:read",
-                    "spiffebind.tool": "search",
-                },
-            }
-        }
-        return self._against_validation(self._ext_authz, CHECK_METHOD, json.dumps(data))
+        """Envoy's Check on the ext_authz socket, the request built as Envoy builds it: the
+        same verification as VerifyToken, plus reading the HTTP request and Envoy's PEM."""
+        request = check_request(
+            path="/search/q",
+            headers={"authorization": f"Bearer {self.verify_request().token}"},
+            peer_pem=self.rig.agent.chain[0].public_bytes(Encoding.PEM),
+            context_extensions={
+                "spiffebind.audience": AUDIENCE,
+                "spiffebind.scopes": "search:read",
+                "spiffebind.tool": "search",
+            },
+        )
+        data = json_format.MessageToJson(request)
+        return self._against_validation(self._ext_authz, CHECK_METHOD, data)
 
     def _against_validation(self, call: g.Call, method: str, data: str) -> dict[str, Any]:
         """``method`` with ``data`` against SPIRE's ValidateJWTSVID of the agent's JWT-SVID,

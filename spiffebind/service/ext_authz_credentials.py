@@ -44,7 +44,9 @@ def bearer_token(authorization: str) -> str:
     """The token of an ``Authorization: Bearer`` value (scheme case-insensitive, RFC 7235);
     any other scheme (Basic, DPoP...) or a repeated header (Envoy joins them with commas) is
     malformed, because these tokens are certificate-bound bearer tokens and nothing else."""
-    scheme, _, rest = authorization.strip().partition(" ")
+    # Only HTTP's optional whitespace (RFC 9110 5.6.3) is trimmed: a CR or LF cannot be in a
+    # field value, so one that reaches us was smuggled and the credential is malformed.
+    scheme, _, rest = authorization.strip(" \t").partition(" ")
     if scheme.lower() != "bearer":
         raise _malformed("the Authorization scheme is not Bearer")
     token = rest.lstrip(" ")

@@ -9,6 +9,7 @@ that stops or kills the agent must leave it running again (``spire.agent.start()
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,12 +25,17 @@ def spire() -> Iterator[SpireTestBed]:
 
 
 @pytest.fixture(scope="session")
-def daemon(spire: SpireTestBed) -> Iterator[DaemonProcess]:
+def ext_authz_socket(spire: SpireTestBed) -> Path:
+    """Where the session daemon also serves Envoy's ext_authz."""
+    return spire.root / "ext-authz.sock"
+
+
+@pytest.fixture(scope="session")
+def daemon(spire: SpireTestBed, ext_authz_socket: Path) -> Iterator[DaemonProcess]:
     """One spiffebind daemon for the session, attested as gid 1000 (not the pytest process's).
 
     Tests that restart, reload or break it must leave it running with ``SEARCH_POLICY`` again.
     """
-    with DaemonProcess(
-        spire, policy=SEARCH_POLICY, gid=1000, extra_args=("--metrics-address", "127.0.0.1:0")
-    ) as d:
+    args = ("--metrics-address", "127.0.0.1:0", "--ext-authz-socket", str(ext_authz_socket))
+    with DaemonProcess(spire, policy=SEARCH_POLICY, gid=1000, extra_args=args) as d:
         yield d

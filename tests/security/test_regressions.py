@@ -11,6 +11,10 @@
 - IntrospectToken skips the binding checks, then read ``cnf.x5t#S256`` assuming the shape
   they check: a signed token with ``cnf: null`` (or a non-string thumbprint) raised
   AttributeError (UNKNOWN). Found by the servicer fuzz test.
+- ext_authz trimmed the ``Authorization`` value with ``str.strip()``, so a token followed by
+  a CR or LF (which no HTTP field value may hold: a sign of header smuggling) was accepted,
+  where VerifyToken calls it ``malformed`` (corpus case J06-trailing-newline, run through
+  ext_authz). Only spaces and tabs are trimmed now.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from servicerkit import Rig, servicer_rig
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.errors import Reason, TokenRejected
-from spiffebind.service.ext_authz_credentials import pem_chain
+from spiffebind.service.ext_authz_credentials import bearer_token, pem_chain
 from spiffebind.testing.attacks import InProcess
 from spiffebind.testing.attacks.kit import raw_object
 from spiffebind.testing.attacks.requests import forged, issue_params, proof
@@ -82,6 +86,14 @@ def test_envoy_certificate_with_invalid_version_is_presenter_mismatch(world: InP
     with pytest.raises(TokenRejected) as info:
         pem_chain(quote(pem))
     assert info.value.reason is Reason.PRESENTER_MISMATCH
+
+
+@pytest.mark.parametrize("tail", ["\n", "\r\n", "\r", "\x0b", "\x0c"])
+def test_bearer_credential_with_a_line_break_is_malformed(tail: str) -> None:
+    with pytest.raises(TokenRejected) as info:
+        bearer_token(f"Bearer eyJ.eyJ.sig{tail}")
+    assert info.value.reason is Reason.MALFORMED
+    assert bearer_token(" Bearer eyJ.eyJ.sig\t") == "eyJ.eyJ.sig"
 
 
 @pytest.mark.parametrize("cnf", [None, "x", {"x5t#S256": 123}], ids=["null", "string", "number"])

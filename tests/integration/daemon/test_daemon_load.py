@@ -7,6 +7,7 @@ import asyncio
 import os
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -43,13 +44,23 @@ def _resources(pid: int) -> tuple[int, int]:
 def _detail(pid: int) -> str:
     """Thread names and descriptor kinds, to tell what a failure left behind."""
     threads = Counter(
-        Path(f"/proc/{pid}/task/{t}/comm").read_text().strip()
+        _unless_gone(lambda t=t: Path(f"/proc/{pid}/task/{t}/comm").read_text().strip())
         for t in os.listdir(f"/proc/{pid}/task")
     )
     fds = Counter(
-        os.readlink(f"/proc/{pid}/fd/{fd}").split(":")[0] for fd in os.listdir(f"/proc/{pid}/fd")
+        _unless_gone(lambda fd=fd: os.readlink(f"/proc/{pid}/fd/{fd}").split(":")[0])
+        for fd in os.listdir(f"/proc/{pid}/fd")
     )
     return f"threads {dict(threads)}, descriptors {dict(fds)}"
+
+
+def _unless_gone(read: Callable[[], str]) -> str:
+    """What ``read`` says, or ``gone`` for a thread or descriptor that ended since the
+    listing (the readiness probe opens and closes a file in the state dir every second)."""
+    try:
+        return read()
+    except FileNotFoundError:
+        return "gone"
 
 
 def _steady(pid: int) -> tuple[int, int]:

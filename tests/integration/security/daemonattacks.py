@@ -20,11 +20,13 @@ from pathlib import Path
 
 import grpc
 from cryptography import x509
+from envoy.service.auth.v3 import external_auth_pb2_grpc
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.identity.pem import read_certificates
 from spiffebind.testing.attacks import VALID, Attempt, Materials
+from spiffebind.testing.attacks.envoy import answer_verdict, envoy_request
 from spiffebind.testing.attacks.requests import ISSUE
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.forge import der
@@ -41,6 +43,7 @@ REASON = "spiffebind-reason"
 SERVER_FAULTS = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
 
 Stub = spiffebind_pb2_grpc.TokenServiceStub
+AuthzStub = external_auth_pb2_grpc.AuthorizationStub
 
 
 @contextmanager
@@ -134,6 +137,11 @@ def verify_verdict(stub: Stub, m: Materials, attempt: Attempt) -> str:
         timeout=10,
     )
     return VALID if response.valid else str(response.reason)
+
+
+def check_verdict(stub: AuthzStub, m: Materials, attempt: Attempt) -> str:
+    """ext_authz's answer to the case as Envoy would ask: ``valid`` or its reason code."""
+    return answer_verdict(stub.Check(envoy_request(m, attempt), timeout=10))
 
 
 def status_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:

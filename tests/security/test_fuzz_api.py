@@ -1,9 +1,11 @@
 """Fuzzing (hypothesis, bounded): tokens and JSON against the verifier, proofs against the
-request checks, and every RPC's request message against the daemon's servicer in-process.
+request checks, every RPC's request message against the daemon's servicer in-process, and
+Envoy's CheckRequest against ext_authz.
 
 The properties: nothing but our own errors ever escapes, every refusal carries a reason of
-the profile, no single-character change of a valid token is valid, and the servicer never
-answers INTERNAL or UNKNOWN. tests/integration/security/test_fuzz_daemon.py sends a few
+the profile, no single-character change of a valid token is valid, the servicer never
+answers INTERNAL or UNKNOWN, and ext_authz answers every check with allow or a denial that
+names a reason. tests/integration/security/test_fuzz_daemon.py sends a few
 examples of the same messages to the real daemon over its socket.
 """
 
@@ -13,14 +15,24 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
+from google.rpc import code_pb2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servicerkit import Rig, servicer_rig
 
+from spiffebind.api.ext_authz_map import check_response, http_check
 from spiffebind.errors import Reason, RequestRejected
+from spiffebind.service.ext_authz import ExtAuthz
+from spiffebind.service.ext_authz_routes import ExtAuthzSettings
 from spiffebind.service.params import issue_params
 from spiffebind.testing.attacks import VALID, Attempt, InProcess, verdict
-from spiffebind.testing.attacks.fuzzing import SERVICE, proofs, requests_for, tokens
+from spiffebind.testing.attacks.fuzzing import (
+    SERVICE,
+    check_requests,
+    proofs,
+    requests_for,
+    tokens,
+)
 from spiffebind.token import ReplayCache, check_request
 
 BOUNDED = settings(
@@ -30,6 +42,7 @@ BOUNDED = settings(
 )
 REASONS = {r.value for r in Reason}
 SERVER_FAULTS = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
+DECISIONS = (code_pb2.OK, code_pb2.UNAUTHENTICATED, code_pb2.PERMISSION_DENIED)
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +102,16 @@ def test_servicer_never_answers_internal_or_unknown(
         assert rig.call(method, request) not in SERVER_FAULTS  # type: ignore[arg-type]
 
     run()
+
+
+@BOUNDED
+@given(data=st.data())
+def test_ext_authz_answers_every_check_with_a_decision(
+    world: InProcess, data: st.DataObject
+) -> None:
+    settings = ExtAuthzSettings(trust_xfcc=data.draw(st.booleans()))
+    service = ExtAuthz(world.verifier(), settings)
+    request = data.draw(check_requests(world.materials))
+    response = check_response(service.check(http_check(request)))
+    assert response.status.code in DECISIONS
+    assert response.status.code == code_pb2.OK or response.status.message in REASONS

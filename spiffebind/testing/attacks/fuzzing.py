@@ -5,7 +5,8 @@ Three layers, so examples reach past the parser: hostile JSON text (:func:`raw_j
 tokens and signed requests that are structurally close to valid ones (:func:`tokens`,
 :func:`proofs`, signed with the world's real keys), and any request message of the v1
 API, generated from its protobuf descriptor with those as the interesting fields
-(:func:`requests_for`).
+(:func:`requests_for`), plus Envoy's ``CheckRequest`` for ext_authz (:func:`check_requests`;
+drawn by hand, as Envoy's message is recursive and far larger than what ext_authz reads).
 """
 
 from __future__ import annotations
@@ -15,12 +16,17 @@ import string
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+from envoy.service.auth.v3 import external_auth_pb2 as authz
 from google.protobuf import descriptor, message, message_factory
 from hypothesis import strategies as st
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
+from spiffebind.service.ext_authz import XFCC
+from spiffebind.service.ext_authz_routes import CONTEXT_PREFIX
 from spiffebind.testing.attacks.kit import Materials
 from spiffebind.testing.attacks.requests import forged, proof
+from spiffebind.testing.envoy import check_request, envoy_url_encode
 from spiffebind.testing.forge import DROP, compact, der
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TokenService"]
@@ -216,3 +222,52 @@ def requests_for(method: str, m: Materials) -> st.SearchStrategy[message.Message
         | st.binary(max_size=600),
     }
     return messages(cls, **{k: v for k, v in interesting.items() if k in names})
+
+
+_CONTEXT_KEYS = [
+    *(CONTEXT_PREFIX + k for k in ("audience", "scopes", "tool", "authorization_details_type")),
+    CONTEXT_PREFIX + "host",
+    "other",
+]
+
+
+def check_requests(m: Materials) -> st.SearchStrategy[authz.CheckRequest]:
+    """Envoy's ``CheckRequest``, the parts ext_authz reads (the ``Authorization`` header, the
+    peer certificate, XFCC, context extensions, path and host) close to valid ones."""
+    certificates = st.sampled_from([m.agent.cert, m.peer.cert, m.anchor])
+    pem = st.lists(certificates, min_size=1, max_size=3).map(
+        lambda chain: b"".join(c.public_bytes(Encoding.PEM) for c in chain)
+    )
+    authorization = (
+        tokens(m).map(lambda t: f"Bearer {t}")
+        | st.tuples(
+            st.sampled_from(["Bearer", "bearer", "Basic", "DPoP", ""]), st.text(max_size=80)
+        ).map(" ".join)
+        | st.text(max_size=200)
+    )
+    headers = st.dictionaries(
+        st.sampled_from(["authorization", XFCC, "x-spiffebind-sub"]) | st.text(max_size=20),
+        st.text(max_size=200),
+        max_size=3,
+    )
+    return st.builds(
+        lambda auth, extra, certificate, context, path, host: check_request(
+            path=path,
+            host=host,
+            headers={**extra, **({"authorization": auth} if auth is not None else {})},
+            certificate=certificate,
+            context_extensions=context,
+        ),
+        st.none() | authorization,
+        headers,
+        pem.map(envoy_url_encode) | st.text(max_size=300),
+        st.fixed_dictionaries(
+            {CONTEXT_PREFIX + "audience": st.just(m.audience)},
+            optional={CONTEXT_PREFIX + "scopes": st.sampled_from(["search:read", "a b", ""])},
+        )
+        | st.dictionaries(
+            st.sampled_from(_CONTEXT_KEYS), st.just(m.audience) | st.text(max_size=60), max_size=4
+        ),
+        st.sampled_from(["/search/q", "/"]) | st.text(max_size=60),
+        st.sampled_from(["tools.example.org", ""]) | st.text(max_size=40),
+    )

@@ -20,8 +20,8 @@ from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.errors import RejectedError, TokenRejected, UpstreamUnavailable
 from spiffebind.observe.decisions import CallContext, Decisions
-from spiffebind.service.exchange import Exchange
-from spiffebind.service.issuance import Issuance
+from spiffebind.service.exchange import Exchange, Exchanged
+from spiffebind.service.issuance import Issuance, Issued
 from spiffebind.service.params import ACCESS_TOKEN_TYPE
 from spiffebind.service.revocation import Revocation
 from spiffebind.token import Verifier
@@ -90,18 +90,7 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             self._decisions.issue_refused(exc, time.perf_counter() - start)
             raise
         self._decisions.issued(issued, time.perf_counter() - start)
-        claims = issued.minted.claims
-        return pb.IssueTokenResponse(
-            access_token=issued.minted.token,
-            token_type=TOKEN_TYPE,
-            expires_in=max(0, issued.minted.exp - int(claims["iat"])),
-            expires_at=issued.minted.exp,
-            scope=claims.get("scope", ""),
-            jti=claims["jti"],
-            txn=claims.get("txn", ""),
-            audience=list(issued.params.audiences),
-            policy_rule=issued.decision.rule_id or "",
-        )
+        return pb.IssueTokenResponse(**_granted(issued))
 
     @translated
     async def VerifyToken(
@@ -143,19 +132,8 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             self._decisions.exchange_refused(exc, time.perf_counter() - start)
             raise
         self._decisions.exchanged(exchanged, time.perf_counter() - start)
-        claims = exchanged.minted.claims
         return pb.ExchangeTokenResponse(
-            access_token=exchanged.minted.token,
-            issued_token_type=ACCESS_TOKEN_TYPE,
-            token_type=TOKEN_TYPE,
-            expires_in=max(0, exchanged.minted.exp - int(claims["iat"])),
-            expires_at=exchanged.minted.exp,
-            scope=claims.get("scope", ""),
-            jti=claims["jti"],
-            txn=claims.get("txn", ""),
-            audience=list(exchanged.params.audiences),
-            policy_rule=exchanged.decision.rule_id or "",
-            chain=list(exchanged.chain),
+            **_granted(exchanged), issued_token_type=ACCESS_TOKEN_TYPE, chain=list(exchanged.chain)
         )
 
     @translated
@@ -202,3 +180,19 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             txn=revoked.txn or "",
             expires_at=int(revoked.until),
         )
+
+
+def _granted(grant: Issued | Exchanged) -> dict[str, Any]:
+    """The fields IssueToken's and ExchangeToken's responses share."""
+    minted, claims = grant.minted, grant.minted.claims
+    return {
+        "access_token": minted.token,
+        "token_type": TOKEN_TYPE,
+        "expires_in": max(0, minted.exp - int(claims["iat"])),
+        "expires_at": minted.exp,
+        "scope": claims.get("scope", ""),
+        "jti": claims["jti"],
+        "txn": claims.get("txn", ""),
+        "audience": list(grant.params.audiences),
+        "policy_rule": grant.decision.rule_id or "",
+    }

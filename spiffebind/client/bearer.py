@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from spiffebind.client.core import BoundToken
 from spiffebind.errors import ConfigError
@@ -62,6 +62,25 @@ class Ask:
 
     async def of_async(self, agent: AsyncTokenSource) -> BoundToken:
         return await agent.token(self.audience, self.scopes, txn=self.txn, ttl=self.ttl)
+
+
+S = TypeVar("S", TokenSource, AsyncTokenSource)
+
+
+class Asking(Generic[S]):
+    """An adapter's token source and what it asks for: the constructor every adapter shares."""
+
+    def __init__(
+        self,
+        agent: S,
+        audience: str,
+        scopes: Sequence[str] = (),
+        *,
+        txn: str | None = None,
+        ttl: int | None = None,
+    ) -> None:
+        self._agent: S = agent
+        self._ask = Ask(audience, tuple(scopes), txn, ttl)
 
 
 def authorization(token: BoundToken, url_scheme: str) -> str:

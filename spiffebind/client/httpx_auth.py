@@ -15,13 +15,13 @@ mid-request, a revoked token) comes back as ``401 invalid_token`` and is retried
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator, Sequence
+from collections.abc import AsyncGenerator, Generator
 from typing import Any
 
 import httpx
 
 from spiffebind.client.bearer import (
-    Ask,
+    Asking,
     AsyncTokenSource,
     TokenSource,
     authorization,
@@ -41,20 +41,8 @@ def _refused(response: httpx.Response) -> bool:
     return token_refused(response.status_code, response.headers.get("WWW-Authenticate", ""))
 
 
-class BoundTokenAuth(httpx.Auth):
+class BoundTokenAuth(Asking[TokenSource], httpx.Auth):
     """Bound tokens from an :class:`~spiffebind.client.AgentClient`, for ``httpx.Client``."""
-
-    def __init__(
-        self,
-        agent: TokenSource,
-        audience: str,
-        scopes: Sequence[str] = (),
-        *,
-        txn: str | None = None,
-        ttl: int | None = None,
-    ) -> None:
-        self._agent = agent
-        self._ask = Ask(audience, tuple(scopes), txn, ttl)
 
     def sync_auth_flow(
         self, request: httpx.Request
@@ -71,21 +59,9 @@ class BoundTokenAuth(httpx.Auth):
         raise ConfigError("BoundTokenAuth is for httpx.Client; use AsyncBoundTokenAuth")
 
 
-class AsyncBoundTokenAuth(httpx.Auth):
+class AsyncBoundTokenAuth(Asking[AsyncTokenSource], httpx.Auth):
     """Bound tokens from an :class:`~spiffebind.client.AsyncAgentClient`, for
     ``httpx.AsyncClient``."""
-
-    def __init__(
-        self,
-        agent: AsyncTokenSource,
-        audience: str,
-        scopes: Sequence[str] = (),
-        *,
-        txn: str | None = None,
-        ttl: int | None = None,
-    ) -> None:
-        self._agent = agent
-        self._ask = Ask(audience, tuple(scopes), txn, ttl)
 
     async def async_auth_flow(
         self, request: httpx.Request

@@ -12,7 +12,7 @@ See :mod:`spiffebind.client.httpx_auth` for how token and connection stay in ste
 from __future__ import annotations
 
 import ssl
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,7 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import PoolManager
 
-from spiffebind.client.bearer import Ask, TokenSource, authorization, token_refused
+from spiffebind.client.bearer import Asking, TokenSource, authorization, token_refused
 from spiffebind.client.core import BoundToken
 from spiffebind.client.svid_tls import PoolPerContext, SvidTLS
 
@@ -29,22 +29,10 @@ Timeout = float | tuple[float, float] | tuple[float, None] | None
 Cert = bytes | str | tuple[bytes | str, bytes | str] | None
 
 
-class BoundTokenAuth(requests.auth.AuthBase):
+class BoundTokenAuth(Asking[TokenSource], requests.auth.AuthBase):
     """Bound tokens from an :class:`~spiffebind.client.AgentClient`; a request whose token
     the tool refuses (``401 invalid_token``) is sent once more with a fresh one, unless its
     body was a stream that cannot be sent twice."""
-
-    def __init__(
-        self,
-        agent: TokenSource,
-        audience: str,
-        scopes: Sequence[str] = (),
-        *,
-        txn: str | None = None,
-        ttl: int | None = None,
-    ) -> None:
-        self._agent = agent
-        self._ask = Ask(audience, tuple(scopes), txn, ttl)
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         token = self._ask.of(self._agent)

@@ -20,6 +20,7 @@ from faultkit import Load, node
 
 from spiffebind.testing.agents import Agent
 from spiffebind.testing.daemon import DaemonProcess
+from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,6 +58,19 @@ def _sockets(daemon: DaemonProcess) -> int:
     return sum(1 for fd in os.listdir(fds) if _link(f"{fds}/{fd}").startswith("socket:"))
 
 
+def _settled_sockets(daemon: DaemonProcess) -> int:
+    """The idle count once two looks agree: the start-up probe's accepted connection, say,
+    lingers until the daemon notices it was closed."""
+    looks = [_sockets(daemon)]
+
+    def still() -> bool:
+        looks.append(_sockets(daemon))
+        return looks[-1] == looks[-2]
+
+    wait_for(still, timeout=15, interval=0.5, what="the daemon's sockets to settle")
+    return looks[-1]
+
+
 def _link(path: str) -> str:
     try:
         return os.readlink(path)
@@ -76,7 +90,7 @@ def test_idle_connections_do_not_starve_others(bed: SpireTestBed, signer: Agent)
         with soft_open_files_limit(SERVICE_SOFT_LIMIT):
             daemon = stack.enter_context(node(bed, 1618))
         assert _soft_limit(daemon) == resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-        before = _sockets(daemon)
+        before = _settled_sockets(daemon)
         with ExitStack() as idle:
             _idle_connections(idle, str(daemon.socket))
             with Load(daemon, lambda: signer.identity, workers=4, deadline=5.0) as load:

@@ -51,9 +51,8 @@ def audit_events(daemon: DaemonProcess) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines if line.strip()]
 
 
-def ledger_size(daemon: DaemonProcess) -> int:
-    """Rows in the daemon's issued-token ledger, read beside the running daemon."""
+def ledger_jtis(daemon: DaemonProcess) -> frozenset[str]:
+    """The jti of every row in the daemon's issued-token ledger, read beside the running daemon."""
     path = daemon.state_dir / "issued.sqlite3"
     with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        (count,) = db.execute("SELECT count(*) FROM issued").fetchone()
-    return int(count)
+        return frozenset(str(jti) for (jti,) in db.execute("SELECT jti FROM issued"))

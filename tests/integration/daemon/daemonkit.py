@@ -24,7 +24,7 @@ from spiffebind.testing.agents import (
     verify,
 )
 from spiffebind.testing.daemon import DaemonProcess
-from spiffebind.testing.records import audit_events, ledger_size, metrics, sample
+from spiffebind.testing.records import audit_events, ledger_jtis, metrics, sample
 from spiffebind.testing.spire import SpireTestBed
 
 __all__ = [
@@ -88,11 +88,11 @@ def own_daemon(
 
 @dataclass(frozen=True)
 class Issuances:
-    """Every trace an issued token leaves; equal snapshots mean nothing was issued between."""
+    """Every trace an issued token leaves, to show that nothing was issued in between."""
 
     metric: float
     audited: int
-    ledger: int
+    ledger: frozenset[str]
 
     @classmethod
     def of(cls, daemon: DaemonProcess) -> Issuances:
@@ -102,5 +102,10 @@ class Issuances:
         return cls(
             metric=sample(daemon, "spiffebind_tokens_issued_total", result="allow", reason=""),
             audited=len(allowed),
-            ledger=ledger_size(daemon),
+            ledger=ledger_jtis(daemon),
         )
+
+    def nothing_issued_since(self, before: Issuances) -> bool:
+        """No new trace; the sweep may have dropped expired ledger rows meanwhile."""
+        same = (self.metric, self.audited) == (before.metric, before.audited)
+        return same and self.ledger <= before.ledger

@@ -327,16 +327,13 @@ def _open_state(state_dir: Path) -> tuple[RevocationStore, IssuedLedger]:
     acknowledges must not start."""
     try:
         revocations = RevocationStore.open(state_dir)
+        try:
+            return revocations, IssuedLedger.open(state_dir)
+        except BaseException:
+            revocations.close()
+            raise
     except StateError as exc:
         raise ConfigError(f"--state-dir: {exc}") from None
-    try:
-        ledger = IssuedLedger.open(state_dir)
-    except BaseException as exc:
-        revocations.close()
-        if isinstance(exc, StateError):
-            raise ConfigError(f"--state-dir: {exc}") from None
-        raise
-    return revocations, ledger
 
 
 def _stamp(path: Path | None) -> tuple[float, int] | None:

@@ -117,8 +117,7 @@ class SocketServer:
         if self._server is not None:
             await self._server.stop(grace)
             self._server = None
-        if sock.file_id(self.path) == self._bound:
-            sock.release(self.path)
+        sock.release(self.path, self._bound)
 
 
 class ApiServer(SocketServer):

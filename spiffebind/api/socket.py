@@ -93,10 +93,8 @@ def file_id(path: Path) -> FileId | None:
     return (st.st_dev, st.st_ino) if stat.S_ISSOCK(st.st_mode) else None
 
 
-def release(path: Path) -> None:
-    """Remove our socket file on shutdown, if it is still ours to remove."""
-    try:
-        if stat.S_ISSOCK(path.lstat().st_mode):
-            path.unlink()
-    except FileNotFoundError:
-        pass
+def release(path: Path, ours: FileId | None) -> None:
+    """Remove the socket file at ``path`` if it is still the one we bound (``ours``): after a
+    re-listen or a takeover, the file there belongs to someone else."""
+    if ours is not None and file_id(path) == ours:
+        path.unlink(missing_ok=True)

@@ -37,6 +37,11 @@ SEARCH_POLICY = f"""rules:
 """Every agent below ``/agents/`` may ask for the search tool's read and write scopes."""
 
 
+def chain_der(identity: SigningIdentity) -> list[bytes]:
+    """The chain as VerifyToken's ``peer_certificates``: what an mTLS peer would present."""
+    return [c.public_bytes(serialization.Encoding.DER) for c in identity.chain]
+
+
 @dataclass(frozen=True)
 class Agent:
     """A workload registered for its own gid, with its SVID and key as fetched from SPIRE."""
@@ -47,7 +52,7 @@ class Agent:
 
     @property
     def chain_der(self) -> list[bytes]:
-        return [c.public_bytes(serialization.Encoding.DER) for c in self.identity.chain]
+        return chain_der(self.identity)
 
     def proof(self, daemon_id: str, params: Mapping[str, Any], *, now: float | None = None) -> str:
         when = time.time() if now is None else now

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from spiffebind.testing.spire import SpireTestBed
 from spiffebind.testing.spire_processes import end_process
 
 DAEMON_ID_PATH = "/spiffebind/node-1"
+_METRICS_LINE = re.compile(r"health and metrics on http://([\d.]+:\d+)")
 
 
 class DaemonProcess:
@@ -99,6 +101,16 @@ class DaemonProcess:
 
     def log(self) -> str:
         return self.log_file.read_text(errors="replace") if self.log_file.exists() else ""
+
+    def metrics_address(self, timeout: float = 15.0) -> str:
+        """``host:port`` of /metrics as the daemon last logged it once bound (so after a
+        restart on ``127.0.0.1:0``, the new port)."""
+        logged = wait_for(
+            lambda: _METRICS_LINE.findall(self.log()),
+            timeout=timeout,
+            what="the daemon to log its metrics address",
+        )
+        return str(logged[-1])
 
     def hangup(self) -> None:
         if self.proc is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import urllib.error
 import urllib.request
@@ -13,18 +12,13 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from spiffebind.testing.daemon import DaemonProcess
-from spiffebind.testing.poll import wait_for
-
-_METRICS_URL = re.compile(r"health and metrics on (http://[0-9.]+:\d+)")
 
 
 def http_get(daemon: DaemonProcess, path: str) -> tuple[int, str]:
     """Status and body of ``path`` on the metrics address the daemon's log announced last."""
-    base = wait_for(
-        lambda: _METRICS_URL.findall(daemon.log()), timeout=10, what="the metrics address"
-    )[-1]
+    url = f"http://{daemon.metrics_address(timeout=10)}{path}"
     try:
-        with urllib.request.urlopen(f"{base}{path}", timeout=5) as response:  # noqa: S310 - http://127.0.0.1
+        with urllib.request.urlopen(url, timeout=5) as response:
             return int(response.status), response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import signal
 import sys
@@ -25,13 +24,10 @@ from typing import Self
 from spiffebind.errors import SpiffebindError
 from spiffebind.testing.agents import SEARCH, SEARCH_POLICY
 from spiffebind.testing.daemon import DaemonProcess
-from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
 
 DAEMON_GID = 4100
 """The daemon's gid: SPIRE attests it by gid, so it must differ from every workload's."""
-
-_METRICS_LINE = re.compile(r"health and metrics on http://([\d.]+:\d+)")
 
 
 class Stopped(BaseException):
@@ -96,7 +92,7 @@ class Sandbox:
             daemon = DaemonProcess(bed, policy=policy, gid=daemon_gid, extra_args=extra)
             stack.callback(daemon.close)
             daemon.start()
-            yield cls(bed, daemon, _metrics_address(daemon))
+            yield cls(bed, daemon, daemon.metrics_address())
 
     @property
     def temp_dirs(self) -> tuple[Path, Path]:
@@ -110,16 +106,6 @@ class Sandbox:
         for name, process in (("spire-server", self.bed.server), ("spire-agent", self.bed.agent)):
             if not process.running:
                 raise RuntimeError(f"{name} exited; its log is in {self.bed.root}")
-
-
-def _metrics_address(daemon: DaemonProcess) -> str:
-    """The port the daemon chose for ``127.0.0.1:0``, from the line it logs once bound."""
-
-    def logged() -> str:
-        found = _METRICS_LINE.search(daemon.log())
-        return found.group(1) if found else ""
-
-    return wait_for(logged, timeout=15, what="the daemon to log its metrics address")
 
 
 def _announce(sandbox: Sandbox, agent_id: str) -> None:

@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Self
 
 import grpc
-from cryptography.hazmat.primitives import serialization
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
-from spiffebind.testing.agents import SEARCH, SEARCH_POLICY
+from spiffebind.testing.agents import SEARCH, SEARCH_POLICY, chain_der
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
@@ -49,10 +48,6 @@ def node(
         x509_svid_ttl=x509_svid_ttl,
         socket=socket,
     )
-
-
-def chain_der(identity: SigningIdentity) -> list[bytes]:
-    return [c.public_bytes(serialization.Encoding.DER) for c in identity.chain]
 
 
 @dataclass(frozen=True)

@@ -4,34 +4,26 @@ it is presented, and the raw gRPC view of a refusal."""
 from __future__ import annotations
 
 import json
-import re
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 import grpc
-from cryptography.hazmat.primitives import serialization
 from exchangesetup import ALICE, ALICE_SECRET, DAEMON_ID, SEARCH
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
+from spiffebind.testing.agents import chain_der
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.hydra import HydraServer
-from spiffebind.testing.poll import wait_for
 from spiffebind.token import SigningIdentity
 
 TOOL = {"type": "tool_invocation", "tool": "search"}
 DATA = {"type": "dataset", "name": "papers"}
-_METRICS_URL = re.compile(r"health and metrics on (http://[0-9.]+:\d+)")
 
 
 def user_token(hydra: HydraServer, *scopes: str, client: str = ALICE) -> str:
     """What the user's app got from Hydra (client_credentials, for the daemon's audience)."""
     return hydra.token(client, ALICE_SECRET, scopes=scopes, audience=[DAEMON_ID])
-
-
-def chain_der(identity: SigningIdentity) -> list[bytes]:
-    return [c.public_bytes(serialization.Encoding.DER) for c in identity.chain]
 
 
 def tool_verifies(
@@ -71,12 +63,3 @@ def grpc_failure(call: Callable[[], object]) -> tuple[grpc.StatusCode, dict[str,
         trailing = {str(k): str(v) for k, v in exc.trailing_metadata() or ()}  # type: ignore[attr-defined]
         return exc.code(), trailing, exc.details()  # type: ignore[attr-defined]
     raise AssertionError("the call succeeded")
-
-
-def http_get(daemon: DaemonProcess, path: str) -> bytes:
-    base = wait_for(
-        lambda: _METRICS_URL.findall(daemon.log()), timeout=10, what="the metrics address"
-    )[-1]
-    with urllib.request.urlopen(f"{base}{path}", timeout=5) as response:
-        body: bytes = response.read()
-    return body

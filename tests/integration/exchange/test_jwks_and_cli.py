@@ -9,13 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from exchangeflow import TOOL, http_get, user_token
+from exchangeflow import TOOL, user_token
 from exchangesetup import AGENT_GIDS, PLANNER_ID, RESEARCH_ID, SEARCH, Upstreams
 from joserfc import jws
 from joserfc.jwk import KeySet
 
 from spiffebind.client import AgentClient
 from spiffebind.testing.daemon import DaemonProcess
+from spiffebind.testing.records import http_get
 from spiffebind.testing.spire import SpireTestBed
 from spiffebind.testing.spire_processes import end_process
 
@@ -35,7 +36,9 @@ def test_a_jwks_only_verifier_accepts_our_tokens(
     exchange_daemon: DaemonProcess, agents: dict[str, AgentClient], upstreams: Upstreams
 ) -> None:
     token = _planner_token(agents, upstreams, "jwks-1")
-    document = json.loads(http_get(exchange_daemon, "/jwks.json"))
+    status, body = http_get(exchange_daemon, "/jwks.json")
+    assert status == 200
+    document = json.loads(body)
     (key,) = document["keys"]
     assert {"kid", "alg", "use", "x5c"} <= key.keys()
     assert "d" not in key

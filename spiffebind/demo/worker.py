@@ -1,9 +1,10 @@
 """One demo workload in its own process: drop to its own uid, get its SVID, obey the demo.
 
-It starts as root only long enough to load Python and every module it will use (the
-interpreter may live where other uids cannot read it, as under a mode-0700 /root), then
-drops to its own uid and gid for good, and only then asks the Workload API who it is, so
-SPIRE attests it by that uid. Requests come as JSON lines on stdin, answers go as JSON lines
+It starts as root only long enough to load Python and every module it will use
+(:mod:`spiffebind.demo.preload`: the interpreter, the virtualenv and the checkout may live
+where other uids cannot read them, as under a mode-0700 /root), then drops to its own uid
+and gid for good, and only then asks the Workload API who it is, so SPIRE attests it by
+that uid. Requests come as JSON lines on stdin, answers go as JSON lines
 on stdout (:mod:`spiffebind.demo.protocol`); the end of stdin ends the process.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import logging
 import os
 import sys
@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from spiffebind.demo import agent, tool
+from spiffebind.demo.preload import forbid_imports, load_everything
 from spiffebind.demo.protocol import Handler, Role, parse, send
 from spiffebind.errors import IdentityError, SpiffebindError
 from spiffebind.identity.source import IdentitySource
@@ -27,18 +28,16 @@ from spiffebind.identity.workload_api import WorkloadApiSource
 RoleFactory = Callable[[IdentitySource, Path, Path], contextlib.AbstractContextManager[Role]]
 ROLES: Mapping[str, RoleFactory] = {"agent": agent.role, "tool": tool.role}
 SVID_TIMEOUT = 30.0
-ON_FIRST_USE = ("encodings.idna",)
-"""Modules the standard library imports only when first needed: loaded before the drop."""
 
 
 def drop_privileges(uid: int, gid: int) -> None:
-    """For good: real, effective and saved ids, and no supplementary groups; after it, no
-    module can be loaded from where only root may read, so the lazy ones are loaded first."""
-    for name in ON_FIRST_USE:
-        importlib.import_module(name)
+    """For good: real, effective and saved ids, and no supplementary groups. Every module is
+    loaded before, and none after, since only root may be able to read them."""
+    load_everything()
     os.setgroups([])
     os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    forbid_imports()
 
 
 @contextlib.contextmanager

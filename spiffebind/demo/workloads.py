@@ -105,12 +105,11 @@ def started(sandbox: Sandbox, workload: Workload, home: Path) -> Iterator[Worker
     log = home / f"{workload.name}.log"
     with log.open("wb") as errors:
         proc = subprocess.Popen(
-            argv,
+            as_ids(argv, gid=workload.uid),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=errors,
             env={**os.environ, "SPIFFE_ENDPOINT_SOCKET": sandbox.bed.agent.endpoint},
-            **as_ids(gid=workload.uid),
         )
     worker = Worker(workload, proc, log)
     try:

@@ -68,11 +68,10 @@ def agent_cli(
 ) -> subprocess.CompletedProcess[bytes]:
     """``spire-agent api ARGS`` run as a process of ``gid``, as a workload would."""
     return subprocess.run(
-        [str(spire.agent.binary), "api", *args, "-socketPath", str(spire.agent.socket_path)],
+        as_ids([spire.agent.binary, "api", *args, "-socketPath", spire.agent.socket_path], 0, gid),
         check=check,
         capture_output=True,
         timeout=30,
-        **as_ids(0, gid),
     )
 
 

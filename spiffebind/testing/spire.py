@@ -179,12 +179,11 @@ class SpireTestBed:
         """Start a workload as ``uid``/``gid`` with SPIFFE_ENDPOINT_SOCKET set; stopped on close."""
         environment = {**os.environ, **(env or {}), "SPIFFE_ENDPOINT_SOCKET": self.agent.endpoint}
         proc = subprocess.Popen(
-            list(argv),
+            as_ids(argv, uid, gid),
             env=environment,
             stdin=subprocess.DEVNULL,
             stdout=stdout,
             stderr=stderr,
-            **as_ids(uid, gid),
         )
         self._workloads.append(proc)
         return proc

@@ -12,7 +12,6 @@ import subprocess
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from spiffebind.identity.pem import read_certificates, read_private_key
 from spiffebind.testing.poll import wait_for
@@ -22,14 +21,22 @@ from spiffebind.token import SigningIdentity
 _COMMAND_TIMEOUT = 30.0
 
 
-def as_ids(uid: int | None = None, gid: int | None = None) -> dict[str, Any]:
-    """``subprocess`` keyword arguments that run a child as ``uid``/``gid`` (we are root)."""
-    ids: dict[str, Any] = {}
-    if uid is not None:
-        ids["user"] = uid
+def as_ids(argv: Sequence[str | Path], uid: int | None = None, gid: int | None = None) -> list[str]:
+    """``argv`` run as ``uid``/``gid`` (we are root), the ids set by ``setpriv`` after exec.
+
+    ``subprocess``'s own ``user=``/``group=`` make it ``fork()`` instead of ``vfork()``, and a
+    fork of a process whose gRPC threads are mid-call runs gRPC's fork handlers: the child can
+    die of SIGSEGV or SIGBUS before it execs, and the parent's completion queues break (a
+    segfault in gRPC's ``channel_spin`` thread). Every test process here talks gRPC while it
+    starts workloads, so the ids change in the exec'd ``setpriv`` and nothing ever forks.
+    """
+    ids: list[str] = []
     if gid is not None:
-        ids.update(group=gid, extra_groups=[])
-    return ids
+        ids += ["--regid", str(gid), "--clear-groups"]
+    if uid is not None:
+        ids += ["--reuid", str(uid)]
+    command = [str(arg) for arg in argv]
+    return ["setpriv", *ids, "--", *command] if ids else command
 
 
 class _Daemon:
@@ -77,15 +84,20 @@ def end_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
             proc.wait()
 
 
-def _run(argv: Sequence[str | Path], *, stdin: bytes | None = None, **kwargs: Any) -> str:
+def _run(
+    argv: Sequence[str | Path],
+    *,
+    stdin: bytes | None = None,
+    uid: int | None = None,
+    gid: int | None = None,
+) -> str:
     """A short SPIRE CLI command's stdout; RuntimeError with its stderr when it fails."""
     done: subprocess.CompletedProcess[bytes] = subprocess.run(
-        [str(a) for a in argv],
+        as_ids(argv, uid, gid),
         input=stdin,
         capture_output=True,
         timeout=_COMMAND_TIMEOUT,
         check=False,
-        **kwargs,
     )
     if done.returncode:
         command = " ".join(str(a) for a in argv[1:3])
@@ -207,9 +219,7 @@ class SpireAgent:
         """SPIFFE IDs the agent gives a process running as ``uid``/``gid`` right now."""
         argv: list[str | Path] = [self.binary, "api", "fetch", "x509", "-output", "json"]
         try:
-            out = _run(
-                [*argv, "-timeout", "2s", "-socketPath", self.socket_path], **as_ids(uid, gid)
-            )
+            out = _run([*argv, "-timeout", "2s", "-socketPath", self.socket_path], uid=uid, gid=gid)
         except RuntimeError:
             return set()
         return {svid["spiffe_id"] for svid in json.loads(out).get("svids", [])}
@@ -223,7 +233,7 @@ class SpireAgent:
         out.chmod(0o777)  # written by a process of another gid
         try:
             argv: list[str | Path] = [self.binary, "api", "fetch", "x509", "-write", out]
-            _run([*argv, "-socketPath", self.socket_path], **as_ids(uid, gid))
+            _run([*argv, "-socketPath", self.socket_path], uid=uid, gid=gid)
             return [
                 SigningIdentity(read_certificates(pem), read_private_key(pem.with_suffix(".key")))
                 for pem in sorted(out.glob("svid.*.pem"), key=lambda p: int(p.suffixes[0][1:]))
@@ -236,7 +246,7 @@ class SpireAgent:
     ) -> str:
         """The first JWT-SVID the agent mints for a process of ``uid``/``gid``."""
         argv: list[str | Path] = [self.binary, "api", "fetch", "jwt", "-audience", audience]
-        lines = _run([*argv, "-socketPath", self.socket_path], **as_ids(uid, gid)).splitlines()
+        lines = _run([*argv, "-socketPath", self.socket_path], uid=uid, gid=gid).splitlines()
         after = [i + 1 for i, line in enumerate(lines) if line.startswith("token(")]
         if not after:
             raise RuntimeError(f"spire api fetch jwt printed no token: {lines}")

@@ -7,33 +7,13 @@ nor the pytest process is served their SVIDs), fetch each identity once as that 
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
-from pathlib import Path
-
-from spiffebind.client.credentials import from_files
 from spiffebind.testing.spire import SpireTestBed
-from spiffebind.testing.spire_processes import as_ids
 from spiffebind.token import SigningIdentity
 
 
 def fetch_identity(bed: SpireTestBed, gid: int, uid: int = 0) -> SigningIdentity:
-    """The SVID and key the agent serves ``uid``/``gid`` right now."""
-    out = Path(tempfile.mkdtemp(prefix="sbf", dir="/tmp"))
-    out.chmod(0o777)
-    try:
-        subprocess.run(
-            [
-                str(bed.agent.binary),
-                *("api", "fetch", "x509", "-write", str(out)),
-                *("-socketPath", str(bed.agent.socket_path)),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-            **as_ids(uid, gid),
-        )
-        return from_files(out / "svid.0.pem", out / "svid.0.key").signing()
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    """The first SVID, with its key, the agent serves ``uid``/``gid`` right now."""
+    served = bed.agent.fetch_x509_svids(uid=uid, gid=gid)
+    if not served:
+        raise RuntimeError(f"the SPIRE agent serves no X.509-SVID to uid {uid} gid {gid}")
+    return served[0]

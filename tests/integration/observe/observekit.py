@@ -16,20 +16,20 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives import serialization
 from prometheus_client.parser import text_string_to_metric_families
 
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.pki import Authority
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
-from spiffebind.testing.spire_processes import as_ids
+from spiffebind.testing.svids import fetch_identity
 
 DAEMON_GID, AGENT_GID = 1501, 1511
 AGENT = "spiffe://example.org/agents/observer"
@@ -123,23 +123,11 @@ def http_get(url: str) -> tuple[int, str]:
 
 
 def fetch_chain_pem(spire: SpireTestBed, gid: int, into: Path) -> Path:
-    """The agent's SVID chain as SPIRE serves it to ``gid``; its key is deleted at once."""
-    out = Path(tempfile.mkdtemp(prefix="sbf", dir="/tmp"))
-    out.chmod(0o777)
-    try:
-        subprocess.run(
-            [
-                *(str(spire.agent.binary), "api", "fetch", "x509", "-write", str(out)),
-                *("-socketPath", str(spire.agent.socket_path)),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=30,
-            **as_ids(0, gid),
-        )
-        return Path(shutil.copy(out / "svid.0.pem", into / "agent.pem"))
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
+    """The agent's SVID chain as SPIRE serves it to ``gid`` (its key is not kept)."""
+    chain = fetch_identity(spire, gid).chain
+    pem = into / "agent.pem"
+    pem.write_bytes(b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain))
+    return pem
 
 
 class Scenario:

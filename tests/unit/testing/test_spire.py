@@ -29,9 +29,11 @@ def test_bin_dir_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 
 
 def test_ids_clear_supplementary_groups_only_with_a_gid() -> None:
-    assert as_ids() == {}
-    assert as_ids(uid=1001) == {"user": 1001}
-    assert as_ids(gid=1001) == {"group": 1001, "extra_groups": []}
+    assert as_ids(["true"]) == ["true"]
+    assert as_ids(["true"], uid=1001) == ["setpriv", "--reuid", "1001", "--", "true"]
+    assert as_ids([Path("/bin/true")], gid=1001) == [
+        *("setpriv", "--regid", "1001", "--clear-groups", "--", "/bin/true")
+    ]
 
 
 def test_configs_quote_paths_and_speed_up_sync(tmp_path: Path) -> None:

@@ -5,6 +5,9 @@ and not always atomically, so a reload is all or nothing: every file is read aga
 set is used only if it parses and the key matches the leaf. Otherwise the previous identity
 stays and the refusal is logged; the next change is tried afresh. Changes are noticed by
 polling (inode, size, mtime, ctime), which also catches a rename over the file.
+
+Files that are not there yet are waited for (not ready, naming them): at pod start the
+writer may come after the daemon. Files that are there but wrong stop start-up.
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ _Stamp = tuple[tuple[int, int, int, int, int] | None, ...]
 
 
 class FileSource(BaseSource):
-    """Identity from PEM files; construction reads them once (ConfigError names a bad file)."""
+    """Identity from PEM files; construction reads them once if all are there (ConfigError
+    names a bad one)."""
 
     def __init__(
         self,
@@ -46,6 +50,12 @@ class FileSource(BaseSource):
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="spiffebind-files", daemon=True)
         self._stamp = self._fingerprint()
+        missing = [
+            str(path) for path, seen in zip(self._paths, self._stamp, strict=True) if not seen
+        ]
+        if missing:
+            self._report("files", f"waiting for {', '.join(missing)}")
+            return
         try:
             self._publish(self._load())
         except IdentityError as exc:
@@ -69,7 +79,8 @@ class FileSource(BaseSource):
             try:
                 self._publish(self._load())
             except IdentityError as exc:
-                self._report("files", f"{exc}; keeping the previous SVID")
+                kept = "; keeping the previous SVID" if self._held() else ""
+                self._report("files", f"{exc}{kept}")
             else:
                 self._report("files", None)
 

@@ -56,17 +56,22 @@ class Backoff:
         return random.uniform(cap / 2, cap)  # noqa: S311 - jitter, not a secret
 
 
-def socket_path(endpoint: str) -> Path:
-    """The socket of a ``unix:///abs/path`` (or ``unix:/abs/path``) endpoint, checked to be one.
+def endpoint_path(endpoint: str) -> Path:
+    """The socket path of a ``unix:///abs/path`` (or ``unix:/abs/path``) endpoint.
 
-    ConfigError names the endpoint or path, so a typo fails start-up instead of retrying forever.
+    ConfigError names the endpoint, so a typo fails start-up instead of retrying forever.
     """
     rest = endpoint.removeprefix("unix:")
     if rest.startswith("//"):
         rest = rest[2:]
     if rest == endpoint or not rest.startswith("/") or any(c in rest for c in "?#"):
         raise ConfigError(f"Workload API endpoint {endpoint!r} is not unix:///absolute/path")
-    path = Path(rest)
+    return Path(rest)
+
+
+def socket_path(endpoint: str) -> Path:
+    """:func:`endpoint_path`, checked to be a socket now (for one-shot commands)."""
+    path = endpoint_path(endpoint)
     _check_socket(path)
     return path
 
@@ -80,8 +85,21 @@ def _check_socket(path: Path) -> None:
         raise ConfigError(f"Workload API socket {path} is not a Unix socket")
 
 
+def _not_a_socket(path: Path) -> bool:
+    """Something other than a socket is there: a mistake, not an agent still starting."""
+    try:
+        return not stat.S_ISSOCK(path.stat().st_mode)
+    except OSError:
+        return False
+
+
 class WorkloadApiSource(BaseSource):
-    """The daemon's identity from the Workload API; ``start()`` opens the streams."""
+    """The daemon's identity from the Workload API; ``start()`` opens the streams.
+
+    A socket that is not there yet is waited for (not ready, with the reason): at node boot
+    the daemon often starts before the SPIRE agent. Only a malformed endpoint, or a path
+    that holds something other than a socket, is a ConfigError.
+    """
 
     def __init__(
         self,
@@ -93,7 +111,9 @@ class WorkloadApiSource(BaseSource):
         spiffe_id: str | None = None,
     ) -> None:
         super().__init__(clock)
-        path = socket_path(endpoint)
+        path = endpoint_path(endpoint)
+        if _not_a_socket(path):
+            raise ConfigError(f"Workload API socket {path} is not a Unix socket")
         self._wanted = spiffe_id
         self._merge = threading.Lock()
         self._jwt_bundles: JwtBundles = {}
@@ -199,7 +219,7 @@ class _Supervisor(Generic[T]):
             _check_socket(self._path)
             client = WorkloadApiClient(socket_path=f"unix://{self._path}")
         except (ConfigError, PySpiffeError) as exc:
-            return False, str(exc)
+            return False, f"waiting for the agent: {exc}"
         received = threading.Event()
         ended: list[str] = []
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from observekit import AGENT, AGENT_GID, DAEMON_GID, OLD_POLICY, Observed, Scenario, free_port
+from observekit import AGENT, AGENT_GID, DAEMON_GID, OLD_POLICY, Observed, Scenario
 
 from spiffebind.testing.daemon import DaemonProcess
+from spiffebind.testing.ports import free_port
 from spiffebind.testing.spire import SpireTestBed
 
 

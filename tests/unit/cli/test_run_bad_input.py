@@ -27,11 +27,6 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _missing_socket(tmp: Path) -> tuple[list[str], str]:
-    path = tmp / "absent.sock"
-    return ["--workload-api", f"unix://{path}"], str(path)
-
-
 def _not_a_socket(tmp: Path) -> tuple[list[str], str]:
     path = tmp / "plain-file"
     path.write_text("")
@@ -75,7 +70,6 @@ def _corrupt_state(tmp: Path) -> tuple[list[str], str]:
 @pytest.mark.parametrize(
     "case",
     [
-        _missing_socket,
         _not_a_socket,
         _malformed_pem,
         _unknown_config_key,

@@ -140,11 +140,18 @@ def test_expiry_on_the_injected_clock(files: Files) -> None:
 
 
 @pytest.mark.parametrize("name", ["svid", "key", "bundle"])
-def test_missing_file_is_a_config_error_naming_it(files: Files, name: str) -> None:
+def test_missing_file_is_waited_for_by_name_then_served(files: Files, name: str) -> None:
+    """At pod start the writer (spiffe-helper, a CSI driver) may come after the daemon."""
     path: Path = getattr(files, name)
+    content = path.read_bytes()
     path.unlink()
-    with pytest.raises(ConfigError, match=re.escape(str(path))):
-        files.source()
+    with files.source() as source:
+        health = source.health()
+        assert not health.ready
+        assert health.reason == f"waiting for the first SVID: files: waiting for {path}"
+        files.replace_atomically(path, content)
+        assert source.wait_ready(10).spiffe_id == APP
+        assert source.health().reason == "ok"
 
 
 def test_malformed_key_is_a_config_error_naming_it(files: Files) -> None:

@@ -202,10 +202,23 @@ def test_close_stops_the_supervisor_threads(api: FakeWorkloadApi, served: Issued
     assert not [t for t in threading.enumerate() if t.name.startswith("spiffebind-")]
 
 
-def test_missing_socket_is_a_config_error_naming_it(tmp_path: Path) -> None:
-    missing = tmp_path / "agent.sock"
-    with pytest.raises(ConfigError, match=re.escape(str(missing))):
-        WorkloadApiSource(f"unix://{missing}")
+def test_missing_socket_is_waited_for_until_the_agent_starts(tmp_path: Path, ca: Authority) -> None:
+    """At node boot the daemon often starts before the SPIRE agent (and its directory)."""
+    agent_dir = tmp_path / "agent-sockets"
+    missing = agent_dir / "agent.sock"
+    with WorkloadApiSource(f"unix://{missing}", backoff=FAST) as source:
+        wait_for(
+            lambda: (
+                f"waiting for the agent: Workload API socket {missing}" in source.health().reason
+            ),
+            timeout=5,
+            what="the reason to name the missing socket",
+        )
+        assert not source.health().ready
+        agent_dir.mkdir()
+        with FakeWorkloadApi(agent_dir) as api:
+            api.set_x509(ca.issue(APP), bundle=[ca.root_cert])
+            assert source.wait_ready(10).spiffe_id == APP
 
 
 def test_regular_file_is_not_a_socket(tmp_path: Path) -> None:

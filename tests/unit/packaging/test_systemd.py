@@ -28,6 +28,7 @@ from spiffebind.api.v1 import spiffebind_pb2, spiffebind_pb2_grpc
 from spiffebind.testing.fake_workload_api import FakeWorkloadApi
 from spiffebind.testing.pki import Authority
 from spiffebind.testing.poll import wait_for
+from spiffebind.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[3]
 UNIT = ROOT / "systemd" / "spiffebind.service"
@@ -212,12 +213,6 @@ def workdir() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _get(url: str) -> int:
     with urllib.request.urlopen(url, timeout=5) as response:
         return int(response.status)
@@ -255,7 +250,7 @@ def test_daemon_runs_inside_the_unit_sandbox(workdir: Path) -> None:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(str(workdir / "notify"))
     sock.settimeout(0.2)
-    port = _free_port()
+    port = free_port()
     ca = Authority.root("example.org")
     with FakeWorkloadApi() as api, sock:
         api.set_x509(ca.issue("spiffe://example.org/spiffebind"), bundle=[ca.root_cert])

@@ -24,7 +24,7 @@ from spiffebind.client import core
 from spiffebind.client.channel import open_channel
 from spiffebind.client.credentials import Credentials
 from spiffebind.client.errors import from_rpc_error
-from spiffebind.service.params import ACCESS_TOKEN_TYPE
+from spiffebind.wire import ACCESS_TOKEN_TYPE
 
 R = TypeVar("R")
 

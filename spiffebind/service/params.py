@@ -15,13 +15,11 @@ from typing import Any
 
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.spiffeid import parse_spiffe_id
+from spiffebind.wire import ACCESS_TOKEN_TYPE, SUBJECT_TOKEN_TYPES
 
 OP_ISSUE = "issue"
 OP_REVOKE = "revoke"
 OP_EXCHANGE = "exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - RFC 8693 URN
-JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - RFC 8693 URN
-SUBJECT_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE)
 MAX_AUDIENCES = 16
 MAX_SCOPES = 64
 MAX_DETAILS_BYTES = 4096

@@ -47,15 +47,20 @@ unit: venv ## Run only the fast unit tests
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## ruff on all Python code, mypy --strict on the package
+lint: venv ## ruff on all Python code, mypy --strict on the package, generated docs up to date
 	$(VENV)/bin/ruff check $(PY_TREES)
 	$(VENV)/bin/ruff format --check $(PY_TREES)
 	$(VENV)/bin/mypy
+	$(PY) scripts/gen_options.py --check
 
 .PHONY: fmt
 fmt: venv ## Format and autofix with ruff
 	$(VENV)/bin/ruff format $(PY_TREES)
 	$(VENV)/bin/ruff check --fix $(PY_TREES)
+
+.PHONY: options
+options: venv ## Regenerate docs/cli.md's option table and the chart's config schema
+	$(PY) scripts/gen_options.py
 
 .PHONY: proto
 proto: venv ## Regenerate the gRPC code from proto/ (committed beside the .proto files)

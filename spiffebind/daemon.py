@@ -56,7 +56,9 @@ def build_identity(config: DaemonConfig, metrics: Metrics) -> BaseSource:
         return FileSource(config.files.svid, config.files.svid_key, config.files.bundles)
     if config.workload_api is None:
         raise ConfigError("no identity source configured")
-    return WorkloadApiSource(config.workload_api, on_stream=WorkloadApiHealth(metrics))
+    return WorkloadApiSource(
+        config.workload_api, on_stream=WorkloadApiHealth(metrics), spiffe_id=config.spiffe_id
+    )
 
 
 class Daemon:
@@ -357,10 +359,10 @@ def _writable(config: DaemonConfig) -> bool:
         return False
 
 
-def run_daemon(config: DaemonConfig, *, log_level: str = "info") -> None:
+def run_daemon(config: DaemonConfig) -> None:
     """Entry point of ``spiffebind run``; returns on a clean stop (exit 0)."""
     logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     raise_open_files_limit()
     daemon = Daemon(config)

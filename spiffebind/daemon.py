@@ -41,7 +41,7 @@ from spiffebind.observe.http import HttpServer
 from spiffebind.observe.metrics import Metrics, new_registry
 from spiffebind.observe.readiness import Readiness
 from spiffebind.observe.routes import health_routes
-from spiffebind.observe.upstream import WorkloadApiHealth
+from spiffebind.observe.workload_api import WorkloadApiHealth
 from spiffebind.service.ext_authz import ExtAuthz
 from spiffebind.service.live_policy import LivePolicy, SettledChange
 from spiffebind.state import IssuedLedger, RevocationStore

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import yaml
 
 from spiffebind.errors import ConfigError, PolicyError
+from spiffebind.grammar import SCOPE
 from spiffebind.policy.model import DEFAULT_DELEGATION_DEPTH, Policy, Rule
 from spiffebind.spiffeid import IdPattern
 
@@ -26,8 +27,6 @@ _OPTIONAL = ("authorization_details_types", "subjects", "may_act_for", "max_dele
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # A printable string without whitespace: audiences and RFC 9396 types are compared exactly.
 _NAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,2048}")
-# RFC 6749 section 3.3 scope-token.
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -167,7 +166,7 @@ def _name(text: str) -> str:
 def _scope(text: str) -> str:
     if "*" in text:
         raise ValueError(f"{text!r}: scopes match exactly, wildcards are not supported")
-    if not _SCOPE.fullmatch(text):
+    if not SCOPE.fullmatch(text):
         raise ValueError(f"{text!r} is not an RFC 6749 scope token")
     return text
 

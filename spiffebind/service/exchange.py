@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
+from spiffebind.clock import Clock
 from spiffebind.errors import (
     ExchangeRejected,
     OAuthError,
@@ -33,7 +34,7 @@ from spiffebind.service.narrowing import Narrowed, Subject, narrow, refuse
 from spiffebind.service.params import ExchangeParams, exchange_params
 from spiffebind.token import ACCESS_TOKEN_TYP, MintedToken, SignedRequest, Verifier, mint
 from spiffebind.token.proof import subject_token_sha256
-from spiffebind.token.verify import Clock, RevocationCheck
+from spiffebind.token.verify import RevocationCheck
 from spiffebind.upstream import UpstreamValidator
 
 Kind = Literal["delegation", "upstream"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from spiffebind.clock import Clock
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.identity.source import IdentitySource
 from spiffebind.policy import Decision, Request
@@ -23,7 +24,7 @@ from spiffebind.token import (
     check_request,
     mint,
 )
-from spiffebind.token.verify import Clock, RevocationCheck
+from spiffebind.token.verify import RevocationCheck
 
 
 class Ledger(Protocol):

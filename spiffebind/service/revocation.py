@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from spiffebind.clock import Clock
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.service.issuance import Issuance
 from spiffebind.service.params import revoke_params
 from spiffebind.spiffeid import IdPattern, matches_any
 from spiffebind.state.ledger import IssuedRecord
-from spiffebind.token.verify import Clock
 
 
 class Store(Protocol):

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from cryptography import x509
 
+from spiffebind.clock import Clock
 from spiffebind.errors import ConfigError, Reason, RejectedError, TokenRejected
 from spiffebind.spiffeid import IdPattern
 from spiffebind.token.cache import ChainCache, SignatureCache
@@ -33,12 +34,6 @@ from spiffebind.token.signed import authenticate, check_header_shape, rejecting
 from spiffebind.token.svid import thumbprint
 
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
-
-
-class Clock(Protocol):
-    def now(self) -> float:
-        """Unix time in seconds."""
-        ...
 
 
 class BundleSource(Protocol):

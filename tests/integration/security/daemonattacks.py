@@ -24,6 +24,7 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
+from spiffebind.clock import SYSTEM_CLOCK
 from spiffebind.identity.pem import read_certificates
 from spiffebind.testing.attacks import VALID, Attempt, Materials
 from spiffebind.testing.attacks.envoy import answer_verdict, envoy_request
@@ -92,7 +93,7 @@ def real_materials(spire: SpireTestBed, daemon: DaemonProcess, stub: Stub) -> Ma
     )
     issued = stub.IssueToken(pb.IssueTokenRequest(signed_request=proof), timeout=10)
     return Materials(
-        clock=time.time,
+        clock=SYSTEM_CLOCK,
         audience=SEARCH,
         signer=_issued(signer),
         agent=_issued(agents[0]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Hashable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
@@ -42,20 +41,6 @@ class _StrictLoader(yaml.SafeLoader):
                     raise PolicyError(f"duplicate key on line {line}", key=key_node.value)
                 seen.add(marker)
         return super().construct_mapping(node, deep=deep)
-
-
-def load_file(path: Path) -> Policy:
-    """Read and parse the policy at ``path``; errors name the file as well as rule and key."""
-    try:
-        source = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"policy file {path}: {exc.strerror or exc}") from None
-    try:
-        return parse_policy(source)
-    except PolicyError as exc:
-        located = PolicyError(f"policy file {path}: {exc}")
-        located.rule, located.key = exc.rule, exc.key
-        raise located from None
 
 
 def parse_policy(text: str | bytes) -> Policy:

@@ -64,7 +64,7 @@ options: venv ## Regenerate docs/cli.md's option table and the chart's config sc
 	$(PY) scripts/gen_options.py
 
 .PHONY: proto
-proto: venv ## Regenerate the gRPC code from proto/ (committed beside the .proto files)
+proto: venv ## Regenerate the gRPC code from spiffebind/api/v1/*.proto (committed beside it)
 	$(PY) scripts/gen_proto.py
 
 .PHONY: demo
@@ -81,4 +81,4 @@ bench: install ## Benchmarks (never part of make test); writes bench/results.jso
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not the SPIRE cache)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build *.egg-info

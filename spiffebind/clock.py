@@ -11,6 +11,8 @@ from typing import Protocol
 
 
 class Clock(Protocol):
+    """What time-dependent code takes instead of reading the time itself."""
+
     def now(self) -> float:
         """Unix time in seconds."""
         ...

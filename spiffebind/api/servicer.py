@@ -46,6 +46,9 @@ def _call(request: pb.VerifyTokenRequest) -> CallContext:
 
 
 class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
+    """The gRPC face of the use cases: each method decodes, calls one use case, reports the
+    decision and encodes; our errors become statuses in :func:`translated`."""
+
     def __init__(
         self,
         *,

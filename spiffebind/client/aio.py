@@ -20,6 +20,11 @@ R = TypeVar("R")
 
 
 class AsyncAgentClient:
+    """:class:`AgentClient` for asyncio code: the same requests, cache and errors, awaited.
+
+    Use ``async with``; :meth:`close` closes the channel, never the credentials' source.
+    """
+
     def __init__(
         self, socket: str | Path | None = None, *, credentials: Credentials, timeout: float = 5.0
     ) -> None:

@@ -81,6 +81,10 @@ def _as_exchange_errors(oauth: OAuthError) -> Iterator[None]:
 
 
 class Exchange:
+    """RFC 8693 token exchange for a signed request: another agent's token (delegation) or an
+    upstream OAuth2 issuer's token, verified, narrowed by policy and the request, and minted
+    anew bound to the caller, with the chain of actors in ``act``."""
+
     def __init__(
         self,
         *,

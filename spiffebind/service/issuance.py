@@ -49,6 +49,13 @@ class Issued:
 
 
 class Issuance:
+    """Issuing a token for a signed request (token-profile sections 2 and 4).
+
+    Authenticates the request (signature, SVID chain, audience, request window, replay),
+    asks the policy, mints a token bound to the caller's SVID and records it in the ledger
+    before answering; :meth:`authenticate` is shared with revocation and exchange.
+    """
+
     def __init__(
         self,
         *,

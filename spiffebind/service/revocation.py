@@ -42,6 +42,12 @@ class Revoked:
 
 
 class Revocation:
+    """Revoking one token (``jti``) or a whole task (``txn``) for a signed request.
+
+    The caller must be the token's client (per the ledger) or an admin; the revocation is
+    durable before the answer and kept as long as a token it covers may still verify.
+    """
+
     def __init__(
         self,
         *,

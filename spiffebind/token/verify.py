@@ -37,16 +37,22 @@ ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
 
 
 class BundleSource(Protocol):
+    """Where the verifier finds trust: the X.509 bundles in force, read per verification."""
+
     def bundles(self) -> TrustBundles:
         """The current X.509 authorities by trust-domain name."""
         ...
 
 
 class RevocationCheck(Protocol):
+    """Whether a token, by its ``jti`` or its task ``txn``, was revoked (step 14)."""
+
     def is_revoked(self, jti: str, txn: str | None) -> bool: ...
 
 
 class PolicyCheck(Protocol):
+    """The policy in force, asked again at verification (a grant removed since issue)."""
+
     def allows(self, claims: Mapping[str, Any]) -> bool:
         """Whether the current policy still grants what the token carries."""
         ...

@@ -13,17 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
+import kubernetes_validate
 import pytest
 import yaml
 
 from spiffebind.config import DaemonConfig
 from spiffebind.options import file_keys, read_config_file
 from spiffebind.policy.load import parse_policy
-
-helm = pytest.importorskip("helm_python", reason="helm-python-sdk (dev extra) is not installed")
-kubernetes_validate = pytest.importorskip(
-    "kubernetes_validate", reason="kubernetes-validate (dev extra) is not installed"
-)
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "helm" / "spiffebind"

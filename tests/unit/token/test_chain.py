@@ -66,8 +66,9 @@ def test_ca_rotated_out_of_bundle(world: World) -> None:
 
 
 def test_missing_intermediate_and_hint(world: World) -> None:
-    with pytest.raises(RejectedError):
+    with pytest.raises(RejectedError) as info:
         validate_chain(world.agent.cert, [], world.bundles, NOW, Reason.PRESENTER_MISMATCH)
+    assert info.value.reason is Reason.PRESENTER_MISMATCH
     chain = validate_chain(
         world.agent.cert, [world.inter.cert], world.bundles, NOW, Reason.PRESENTER_MISMATCH
     )
@@ -110,5 +111,6 @@ def test_ed25519_leaf_is_validated_by_our_last_link(
         assert _rejected(world, ed25519_leaves[name]), name
     assert _rejected(world, ed25519_leaves["under-intermediate"], now=NOW + 7200)
     leaf = ed25519_leaves["under-intermediate"]
-    with pytest.raises(RejectedError):
+    with pytest.raises(RejectedError) as info:
         validate_chain(leaf.cert, [], world.bundles, NOW, Reason.UNTRUSTED_SIGNER)
+    assert info.value.reason is Reason.UNTRUSTED_SIGNER

@@ -47,8 +47,9 @@ def test_an_unknown_kid_refreshes_early_but_not_too_often(issuer: FakeOAuthIssue
     clock.t += MIN_REFRESH_SECONDS
     assert keys.key(EC_KID, "ES256")["kid"] == EC_KID
     assert len(fetcher.calls) == 2
-    with pytest.raises(ExchangeRejected):
+    with pytest.raises(ExchangeRejected) as unknown:
         keys.key("made-up", "ES256")
+    assert unknown.value.reason is Reason.UNTRUSTED_SIGNER
     assert len(fetcher.calls) == 2
 
 

@@ -47,10 +47,11 @@ unit: venv ## Run only the fast unit tests
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## ruff, mypy --strict, the layering contracts, generated docs up to date
+lint: venv ## ruff, mypy (--strict on the package), the layering contracts, generated docs
 	$(VENV)/bin/ruff check $(PY_TREES)
 	$(VENV)/bin/ruff format --check $(PY_TREES)
 	$(VENV)/bin/mypy
+	$(PY) scripts/typecheck_tests.py
 	$(VENV)/bin/lint-imports --no-logo
 	$(PY) scripts/gen_options.py --check
 

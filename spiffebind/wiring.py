@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from spiffebind.api.info import InfoSource
 from spiffebind.api.servicer import TokenServicer
-from spiffebind.clock import SystemClock
+from spiffebind.clock import Clock
 from spiffebind.config import DaemonConfig
 from spiffebind.identity.source import BaseSource, Identity
 from spiffebind.observe.decisions import Decisions
@@ -43,7 +43,7 @@ def build_parts(
     ledger: IssuedLedger,
     replay: ReplayCache,
     decisions: Decisions,
-    clock: SystemClock,
+    clock: Clock,
     readiness: Callable[[], tuple[bool, str]],
 ) -> Parts:
     """One verifier for VerifyToken, exchange and ext_authz, one authenticator for requests."""

@@ -104,7 +104,7 @@ def test_a_named_svid_the_agent_does_not_serve_is_not_taken(api: FakeWorkloadApi
     source.start()
     try:
         reason = wait_for(
-            lambda: wanted in source.health().reason and source.health().reason,
+            lambda: source.health().reason if wanted in source.health().reason else "",
             timeout=10,
             what="the source to report the SVID it lacks",
         )

@@ -57,7 +57,8 @@ class _Daemon:
 
     async def _start(self, refusal: SpiffebindError) -> grpc.aio.Server:
         server = grpc.aio.server()
-        spiffebind_pb2_grpc.add_TokenServiceServicer_to_server(_Refusing(refusal), server)
+        refusing = _Refusing(refusal)  # type: ignore[abstract]  # only these two are called
+        spiffebind_pb2_grpc.add_TokenServiceServicer_to_server(refusing, server)
         server.add_insecure_port(f"unix:{self.path}")
         await server.start()
         return server

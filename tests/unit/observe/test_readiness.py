@@ -76,9 +76,12 @@ def test_ready_is_announced_once_per_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     announced: list[str] = []
-    monkeypatch.setattr(
-        "spiffebind.observe.notify.notify_ready", lambda: announced.append("READY=1") or True
-    )
+
+    def notify_ready() -> bool:
+        announced.append("READY=1")
+        return True
+
+    monkeypatch.setattr("spiffebind.observe.notify.notify_ready", notify_ready)
     readiness = Readiness(Source(), tmp_path, grace=0.1)
     readiness.listening = True
     for _ in range(3):

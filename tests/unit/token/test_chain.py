@@ -10,10 +10,12 @@ from tokenkit import AGENT_ID, NOW, TD, World
 
 from spiffebind.errors import Reason, RejectedError
 from spiffebind.testing.pki import Issued
-from spiffebind.token.chain import ValidatedChain, validate_chain
+from spiffebind.token.chain import TrustBundles, ValidatedChain, validate_chain
 
 
-def _validate(world: World, issued: Issued, *, now: float = NOW, bundles=None) -> ValidatedChain:  # type: ignore[no-untyped-def]
+def _validate(
+    world: World, issued: Issued, *, now: float = NOW, bundles: TrustBundles | None = None
+) -> ValidatedChain:
     return validate_chain(
         issued.cert,
         issued.parents,

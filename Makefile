@@ -47,18 +47,25 @@ unit: venv ## Run only the fast unit tests
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 .PHONY: lint
-lint: venv ## ruff on all Python code, mypy --strict on the package
+lint: venv ## ruff, mypy (--strict on the package), the layering contracts, generated docs
 	$(VENV)/bin/ruff check $(PY_TREES)
 	$(VENV)/bin/ruff format --check $(PY_TREES)
 	$(VENV)/bin/mypy
+	$(PY) scripts/typecheck_tests.py
+	$(VENV)/bin/lint-imports --no-logo
+	$(PY) scripts/gen_options.py --check
 
 .PHONY: fmt
 fmt: venv ## Format and autofix with ruff
 	$(VENV)/bin/ruff format $(PY_TREES)
 	$(VENV)/bin/ruff check --fix $(PY_TREES)
 
+.PHONY: options
+options: venv ## Regenerate docs/cli.md's option table and the chart's config schema
+	$(PY) scripts/gen_options.py
+
 .PHONY: proto
-proto: venv ## Regenerate the gRPC code from proto/ (committed beside the .proto files)
+proto: venv ## Regenerate the gRPC code from spiffebind/api/v1/*.proto (committed beside it)
 	$(PY) scripts/gen_proto.py
 
 .PHONY: demo
@@ -75,4 +82,4 @@ bench: install ## Benchmarks (never part of make test); writes bench/results.jso
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not the SPIRE cache)
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis .import_linter_cache build *.egg-info

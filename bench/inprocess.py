@@ -19,16 +19,12 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from spiffebind.clock import SystemClock
 from spiffebind.spiffeid import IdPattern
 from spiffebind.testing.pki import Authority
 from spiffebind.token import SigningIdentity, StaticBundles, Verifier, VerifierSettings, mint
 
 AUDIENCE = "spiffe://example.org/tools/search"
-
-
-class _WallClock:
-    def now(self) -> float:
-        return time.time()
 
 
 def _timed(call: Callable[[], object], seconds: float) -> tuple[int, float]:
@@ -83,7 +79,7 @@ def run(seconds_each: float = 3.5) -> dict[str, Any]:
         return Verifier(
             settings,
             bundles=bundles,
-            clock=_WallClock(),
+            clock=SystemClock(),
             signature_cache_size=signature_cache_size,
         )
 

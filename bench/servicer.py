@@ -27,7 +27,7 @@ from prometheus_client import CollectorRegistry
 
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.api.v1 import spiffebind_pb2 as pb
-from spiffebind.config import DaemonConfig, FileIdentity
+from spiffebind.config import DaemonConfig
 from spiffebind.daemon import Daemon
 from spiffebind.testing.pki import Authority
 from spiffebind.token import SigningIdentity, sign_request
@@ -76,27 +76,23 @@ def wired() -> Iterator[Wired]:
         (root / name).write_bytes(data)
     config = DaemonConfig(
         socket=root / "api.sock",
-        files=FileIdentity(
-            root / "svid.pem", root / "key.pem", {"example.org": root / "bundle.pem"}
-        ),
+        svid=root / "svid.pem",
+        svid_key=root / "key.pem",
+        bundles={"example.org": root / "bundle.pem"},
         policy=root / "policy.yaml",
         state_dir=root / "state",
         audit_log=str(root / "audit.log"),
     )
-    daemon = Daemon(config, registry=CollectorRegistry())
     loop = asyncio.new_event_loop()
     try:
-        daemon.identity.start()
-        identity = daemon.identity.wait_ready(10.0)
-        servicer = daemon._servicer(identity)
-        yield Wired(servicer, identity.spiffe_id, SigningIdentity(agent.chain, agent.key), loop)
+        with Daemon(config, registry=CollectorRegistry()) as daemon:
+            daemon.identity.start()
+            identity = daemon.identity.wait_ready(10.0)
+            servicer = daemon.parts(identity).servicer
+            agent_identity = SigningIdentity(agent.chain, agent.key)
+            yield Wired(servicer, identity.spiffe_id, agent_identity, loop)
     finally:
         loop.close()
-        daemon.identity.close()
-        daemon.revocations.close()
-        daemon.ledger.close()
-        if daemon.audit is not None:
-            daemon.audit.close()
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -1,29 +1,40 @@
-"""The daemon's settings: one frozen object, built once from flags > env > file > defaults.
+"""The daemon's settings: one frozen object, each field declared once as an option.
 
-Click resolves the precedence itself (the config file becomes its ``default_map``); this
-module only reads the file strictly and turns resolved values into typed settings, so every
-bad value fails at start-up with one line naming the setting.
+Every field below that is declared with :func:`spiffebind.options.option` is a ``spiffebind
+run`` flag, an environment variable, a config-file key, a row of docs/cli.md and perhaps a
+key of the Helm chart's ``config`` (see :mod:`spiffebind.options` for how to add one). Click
+resolves the precedence itself (the config file becomes its ``default_map``); this module
+turns resolved values into typed settings, so every bad value fails at start-up with one
+line naming the setting.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+import click
 
 from spiffebind.errors import ConfigError
-from spiffebind.service.ext_authz_routes import ExtAuthzSettings
+from spiffebind.options import option
+from spiffebind.service.ext_authz_routes import ExtAuthzSettings, Route, parse_routes
 from spiffebind.spiffeid import IdPattern, parse_spiffe_id, parse_trust_domain
-from spiffebind.upstream.settings import UpstreamIssuer
+from spiffebind.upstream.settings import UpstreamIssuer, parse_upstream_issuers
 
 DEFAULT_SOCKET = Path("/run/spiffebind/api.sock")
 DEFAULT_STATE_DIR = Path("/var/lib/spiffebind")
-FILE_ONLY_KEYS = ("ext_authz_routes", "upstream_issuers")
-"""Config-file keys with no flag: structured values a command line cannot carry."""
+LOG_LEVELS = ("debug", "info", "warning", "error")
+CHART_DESCRIPTION = (
+    "spiffebind run options; the chart owns socket, state_dir, metrics_address, policy and "
+    "workload_api, and mounts no SVID files or ext_authz socket."
+)
+_FILE = click.Path(dir_okay=False, path_type=Path)
+_PATTERNS = {"$ref": "#/definitions/patterns"}
+_SECONDS = {"$ref": "#/definitions/seconds"}
 
 
 @dataclass(frozen=True)
@@ -35,102 +46,282 @@ class FileIdentity:
     bundles: Mapping[str, Path]
 
 
-@dataclass(frozen=True)
-class DaemonConfig:
-    """Everything ``spiffebind run`` needs; immutable so reloads swap whole objects."""
-
-    socket: Path = DEFAULT_SOCKET
-    socket_mode: int = 0o666
-    workload_api: str | None = None
-    spiffe_id: str | None = None
-    files: FileIdentity | None = None
-    issuers: tuple[IdPattern, ...] = ()
-    admins: tuple[IdPattern, ...] = ()
-    policy: Path | None = None
-    state_dir: Path = DEFAULT_STATE_DIR
-    metrics_address: tuple[str, int] | None = None
-    audit_log: str | None = None
-    audit_required: bool = False
-    default_ttl: int = 300
-    max_ttl: int = 3600
-    clock_skew: int = 30
-    request_window: int = 60
-    grace_seconds: float = 5.0
-    ext_authz_socket: Path | None = None
-    ext_authz: ExtAuthzSettings = field(default_factory=ExtAuthzSettings)
-    upstream_issuers: tuple[UpstreamIssuer, ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-
-def read_config_file(path: Path, allowed: Iterable[str]) -> dict[str, Any]:
-    """The YAML mapping in ``path``, keys normalised to option names; unknown keys refused."""
+def parse_octal(where: str, value: Any) -> int:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ConfigError(f"config file {path}: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path}: top level must be a mapping")
-    known = set(allowed)
-    out: dict[str, Any] = {}
-    for key, value in data.items():
-        name = str(key).replace("-", "_")
-        if name not in known:
-            raise ConfigError(f"config file {path}: unknown key {key!r}")
-        out[name] = value
-    return out
+        return int(str(value), 8)
+    except ValueError:
+        raise ConfigError(f"{where} {value!r}: expected octal, e.g. 0660") from None
 
 
-def parse_bundle_args(values: Iterable[str]) -> dict[str, Path]:
+def parse_bundle_args(where: str, values: Iterable[str]) -> dict[str, Path]:
     """``TD=PEM`` pairs into a mapping of trust-domain name to file."""
     bundles: dict[str, Path] = {}
     for item in values:
         td, sep, pem = item.partition("=")
         if not sep or not pem:
-            raise ConfigError(f"--bundle {item!r}: expected TRUST_DOMAIN=PEM_FILE")
+            raise ConfigError(f"{where} {item!r}: expected TRUST_DOMAIN=PEM_FILE")
         try:
             bundles[parse_trust_domain(td)] = Path(pem)
         except ValueError as exc:
-            raise ConfigError(f"--bundle {item!r}: {exc}") from None
+            raise ConfigError(f"{where} {item!r}: {exc}") from None
     return bundles
 
 
-def parse_address(value: str) -> tuple[str, int]:
+def parse_address(where: str, value: str) -> tuple[str, int]:
     """``HOST:PORT`` (IPv6 in brackets) into a pair, ConfigError otherwise."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"--metrics-address {value!r}: expected HOST:PORT")
+        raise ConfigError(f"{where} {value!r}: expected HOST:PORT")
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def parse_patterns(option: str, values: Iterable[str]) -> tuple[IdPattern, ...]:
+def parse_patterns(where: str, values: Iterable[str]) -> tuple[IdPattern, ...]:
     """Parse ID patterns, naming the option in the error."""
     try:
         return tuple(IdPattern.parse(v) for v in values)
     except ConfigError as exc:
-        raise ConfigError(f"{option}: {exc}") from None
+        raise ConfigError(f"{where}: {exc}") from None
 
 
-def parse_id(option: str, value: str | None) -> str | None:
-    """An optional SPIFFE ID setting, checked strictly."""
-    if value is None:
-        return None
+def parse_id(where: str, value: str) -> str:
+    """A SPIFFE ID setting, checked strictly."""
     try:
         return parse_spiffe_id(value)
     except ValueError as exc:
-        raise ConfigError(f"{option} {value!r}: {exc}") from None
+        raise ConfigError(f"{where} {value!r}: {exc}") from None
 
 
-def file_identity(
-    svid: Path | None, svid_key: Path | None, bundles: Mapping[str, Path]
-) -> FileIdentity | None:
-    """The file identity when ``--svid`` is given; all three parts are then required."""
-    if svid is None and svid_key is None and not bundles:
-        return None
-    if svid is None or svid_key is None or not bundles:
+def _routes(where: str, value: Any) -> tuple[Route, ...]:
+    return parse_routes(value, key=where)
+
+
+def _upstream_issuers(_where: str, value: Any) -> tuple[UpstreamIssuer, ...]:
+    return parse_upstream_issuers(value)
+
+
+@dataclass(frozen=True)
+class DaemonConfig:
+    """Everything ``spiffebind run`` needs; immutable so reloads swap whole objects."""
+
+    socket: Path = option(
+        DEFAULT_SOCKET,
+        metavar="PATH",
+        click_type=_FILE,
+        help="The API's Unix socket.",
+        doc="the API socket; the parent directory is created, a stale socket replaced, a "
+        "socket another daemon answers on refused; re-created if removed (below); the path "
+        "may be at most 103 bytes, 4 fewer than the kernel's limit because the daemon binds "
+        "`PATH.new` first",
+    )
+    socket_mode: int = option(
+        0o666,
+        metavar="MODE",
+        parse=parse_octal,
+        show_default="0666",
+        help="File mode of the API socket (requests authenticate by signature).",
+        doc="octal file mode of the socket (`0666` by default: every request that grants or "
+        "removes authority is signed)",
+        chart={"type": "string", "pattern": "^0?[0-7]{3}$"},
+    )
+    workload_api: str | None = option(
+        metavar="URI",
+        env_fallbacks=("SPIFFE_ENDPOINT_SOCKET",),
+        help="SPIFFE Workload API endpoint, e.g. unix:///run/spire/agent-sockets/agent.sock.",
+        doc="the SPIRE agent's Workload API, `unix:///path`",
+    )
+    spiffe_id: str | None = option(
+        metavar="SPIFFE_ID",
+        parse=parse_id,
+        help="Which SVID to use when the Workload API serves this process several.",
+        doc="which SVID to take when the Workload API serves this process several (default: "
+        "the agent's first); not ready while the agent serves none with this ID",
+        chart={"type": "string", "pattern": "^spiffe://"},
+    )
+    svid: Path | None = option(
+        metavar="PEM",
+        click_type=_FILE,
+        help="File identity: the X.509-SVID chain (PEM, leaf first).",
+        doc="identity from files instead of the Workload API (spiffe-helper layout), with "
+        "`--svid-key` and `--bundle`; files are re-read when they change, and a half-written "
+        "file or a key that does not match is ignored",
+    )
+    svid_key: Path | None = option(
+        metavar="PEM",
+        click_type=_FILE,
+        help="File identity: the SVID's private key (PEM).",
+        doc="the file identity's private key (PEM)",
+    )
+    bundles: Mapping[str, Path] = option(
+        factory=dict,
+        flag="bundle",
+        metavar="TD=PEM",
+        multiple=True,
+        parse=parse_bundle_args,
+        help="File identity: TRUST_DOMAIN=PEM trust bundle; repeatable (federation).",
+        doc="the file identity's trust bundle for one trust domain; repeatable (federation)",
+    )
+    issuers: tuple[IdPattern, ...] = option(
+        (),
+        flag="issuer",
+        metavar="PATTERN",
+        multiple=True,
+        parse=parse_patterns,
+        help="SPIFFE ID or ID/* pattern whose tokens verify here; default: this daemon's ID.",
+        doc="repeatable; whose tokens this daemon accepts when verifying: an exact SPIFFE ID "
+        "or `ID/*` (anything strictly below); default: the daemon's own ID",
+        chart=_PATTERNS,
+    )
+    admins: tuple[IdPattern, ...] = option(
+        (),
+        flag="admin",
+        metavar="PATTERN",
+        multiple=True,
+        parse=parse_patterns,
+        help="SPIFFE ID pattern allowed to revoke any token; repeatable.",
+        doc="repeatable; callers allowed to revoke any token or task",
+        chart=_PATTERNS,
+    )
+    policy: Path | None = option(
+        metavar="FILE",
+        click_type=_FILE,
+        sighup="re-read",
+        help="Policy file (policy.md); re-read on SIGHUP and on change.",
+        doc="the policy ([policy.md](policy.md)); re-read on SIGHUP and on change (below)",
+    )
+    state_dir: Path = option(
+        DEFAULT_STATE_DIR,
+        metavar="DIR",
+        click_type=click.Path(file_okay=False, path_type=Path),
+        help="Where revocations survive restarts.",
+        doc="revocations and the ledger of issued tokens, kept across restarts; one that "
+        "cannot be used at start (read-only, no permission, a corrupt store) stops start-up "
+        "with exit 2 and one line naming it",
+    )
+    metrics_address: tuple[str, int] | None = option(
+        metavar="HOST:PORT",
+        parse=parse_address,
+        help="HOST:PORT for /metrics, /healthz and /readyz.",
+        doc="HTTP `/metrics`, `/healthz` (alive), `/readyz` (identity, socket, state dir) and "
+        "`/jwks.json` (this node's current and previous signing keys, "
+        "[exchange.md](exchange.md))",
+    )
+    audit_log: str | None = option(
+        metavar="PATH",
+        sighup="reopened",
+        help="JSON-lines audit file, or - for stdout.",
+        doc="JSON-lines audit trail ([audit.md](audit.md)), `-` for stdout; reopened on SIGHUP",
+        chart={"type": "string", "minLength": 1},
+    )
+    audit_required: bool = option(
+        False,
+        is_flag=True,
+        help="Refuse any decision the audit log cannot record (fail closed).",
+        doc="refuse any decision the audit trail cannot record",
+        chart={"type": "boolean"},
+    )
+    default_ttl: int = option(
+        300,
+        metavar="SECONDS",
+        click_type=int,
+        help="Token lifetime when none is asked for.",
+        doc="lifetime of a token when none is asked for",
+        chart=_SECONDS,
+    )
+    max_ttl: int = option(
+        3600,
+        metavar="SECONDS",
+        click_type=int,
+        help="The longest lifetime a token may have.",
+        doc="the longest lifetime a token may have",
+        chart=_SECONDS,
+    )
+    clock_skew: int = option(
+        30,
+        metavar="SECONDS",
+        click_type=int,
+        help="Verification skew, 0 to 300.",
+        doc="how far clocks may disagree when verifying, 0 to 300",
+        chart={"type": "integer", "minimum": 0},
+    )
+    grace_seconds: float = option(
+        5.0,
+        metavar="SECONDS",
+        click_type=float,
+        help="How long in-flight calls may finish after SIGTERM.",
+        doc="how long in-flight calls may finish after SIGTERM",
+        chart={"type": "number", "minimum": 0},
+    )
+    ext_authz_socket: Path | None = option(
+        metavar="PATH",
+        click_type=_FILE,
+        help="Also serve Envoy's envoy.service.auth.v3.Authorization on this Unix socket; "
+        "routes come from the config file's ext_authz_routes (docs/ext-authz.md).",
+        doc="also serve Envoy's `envoy.service.auth.v3.Authorization` on this socket (same "
+        "mode as `--socket`); routes come from the config file's `ext_authz_routes` "
+        "([ext-authz.md](ext-authz.md))",
+    )
+    ext_authz_trust_xfcc: bool = option(
+        False,
+        is_flag=True,
+        help="Take the client certificate from x-forwarded-client-cert, set by a front proxy "
+        "that terminated mTLS and sanitizes that header.",
+        doc="take the client certificate from `x-forwarded-client-cert` instead of the direct "
+        "mTLS peer; only behind a proxy that sanitizes that header",
+    )
+    ext_authz_keep_authorization: bool = option(
+        False,
+        is_flag=True,
+        help="Forward the Authorization header upstream (default: removed once checked).",
+        doc="forward the `Authorization` header upstream after a check (default: removed)",
+    )
+    ext_authz_routes: tuple[Route, ...] = option(
+        (),
+        file_only=True,
+        parse=_routes,
+        help="the ext_authz route table ([ext-authz.md](ext-authz.md))",
+    )
+    upstream_issuers: tuple[UpstreamIssuer, ...] = option(
+        (),
+        file_only=True,
+        parse=_upstream_issuers,
+        help="the upstream OAuth2 issuers whose access tokens agents may exchange "
+        "([exchange.md](exchange.md))",
+    )
+    log_level: str = option(
+        "info",
+        click_type=click.Choice(LOG_LEVELS),
+        help="How much the daemon logs.",
+        doc="`debug`, `info`, `warning` or `error`",
+        chart={"enum": list(LOG_LEVELS)},
+    )
+    request_window: int = 60
+    """How long a signed request is accepted (token-profile section 2); not an option."""
+
+    @property
+    def files(self) -> FileIdentity | None:
+        """The file identity when ``--svid`` is given (:func:`validated` checks the parts)."""
+        if self.svid is None or self.svid_key is None:
+            return None
+        return FileIdentity(self.svid, self.svid_key, self.bundles)
+
+    @property
+    def ext_authz(self) -> ExtAuthzSettings:
+        return ExtAuthzSettings(
+            routes=self.ext_authz_routes,
+            trust_xfcc=self.ext_authz_trust_xfcc,
+            keep_authorization=self.ext_authz_keep_authorization,
+        )
+
+
+def validated(config: DaemonConfig) -> DaemonConfig:
+    """``config`` when its settings agree with each other; ConfigError names the conflict."""
+    check_ttls(config.default_ttl, config.max_ttl, config.clock_skew)
+    given = (config.svid is not None, config.svid_key is not None, bool(config.bundles))
+    if any(given) and not all(given):
         raise ConfigError("--svid, --svid-key and at least one --bundle go together")
-    return FileIdentity(svid, svid_key, dict(bundles))
+    if config.files is not None:
+        return config
+    return dataclasses.replace(config, workload_api=workload_api_endpoint(config.workload_api))
 
 
 def workload_api_endpoint(value: str | None) -> str:

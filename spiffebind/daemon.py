@@ -1,9 +1,14 @@
-"""The composition root: build every part from one frozen config, run the tasks together.
+"""The composition root: open what the daemon holds from one frozen config, serve, close once.
 
-Tasks: the identity watcher (rotations), readiness (health service, /readyz, sd_notify), the
-revocation sweeper, the policy watcher, and the gRPC server. One failing stops all; SIGTERM
-and SIGINT drain in-flight calls within the grace period and exit 0; SIGHUP reloads policy
-and reopens the audit log without dropping calls.
+:class:`Daemon` opens the identity source, policy, audit log and state stores when built
+(closing what it had opened if one fails) and closes them on :meth:`Daemon.close`;
+:mod:`spiffebind.wiring` builds the use cases on them once the first SVID is held. While
+serving, these tasks run together in one TaskGroup, so one failing stops all: readiness
+(:mod:`spiffebind.observe.readiness`), the revocation sweeper, the policy watcher and the
+systemd watchdog. The gRPC servers and the HTTP side door are started before them and
+stopped after them, from one exit stack. SIGTERM and SIGINT drain in-flight calls within
+the grace period and exit 0; SIGHUP reloads policy and reopens the audit log without
+dropping calls. The identity source watches for rotations on threads of its own.
 """
 
 from __future__ import annotations
@@ -11,20 +16,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
-import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Self
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import CollectorRegistry
 
 from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer
 from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.jwks import PublishedKeys
 from spiffebind.api.server import ApiServer, Listener, SocketServer
-from spiffebind.api.servicer import TokenServicer
 from spiffebind.clock import SystemClock
 from spiffebind.config import DaemonConfig
 from spiffebind.errors import AuditError, ConfigError, IdentityError, PolicyError, StateError
@@ -35,15 +37,16 @@ from spiffebind.limits import raise_open_files_limit
 from spiffebind.observe import notify
 from spiffebind.observe.audit import AuditLog, Decision, EventKind
 from spiffebind.observe.decisions import Decisions
-from spiffebind.observe.http import HttpServer, Response, text
+from spiffebind.observe.http import HttpServer
 from spiffebind.observe.metrics import Metrics, new_registry
-from spiffebind.observe.upstream import WorkloadApiHealth
+from spiffebind.observe.readiness import Readiness
+from spiffebind.observe.routes import health_routes
+from spiffebind.observe.workload_api import WorkloadApiHealth
 from spiffebind.service.ext_authz import ExtAuthz
 from spiffebind.service.live_policy import LivePolicy, SettledChange
 from spiffebind.state import IssuedLedger, RevocationStore
-from spiffebind.token import ReplayCache
-from spiffebind.token.jwk import JWKS_MEDIA_TYPE
-from spiffebind.wiring import build_parts
+from spiffebind.token import ReplayCache, Verifier
+from spiffebind.wiring import Parts, build_parts
 
 log = logging.getLogger("spiffebind")
 
@@ -52,52 +55,66 @@ WATCH_SECONDS = 1.0
 
 
 def build_identity(config: DaemonConfig, metrics: Metrics) -> BaseSource:
+    """The configured identity source, not yet started."""
     if config.files is not None:
         return FileSource(config.files.svid, config.files.svid_key, config.files.bundles)
     if config.workload_api is None:
         raise ConfigError("no identity source configured")
-    return WorkloadApiSource(config.workload_api, on_stream=WorkloadApiHealth(metrics))
+    return WorkloadApiSource(
+        config.workload_api, on_stream=WorkloadApiHealth(metrics), spiffe_id=config.spiffe_id
+    )
 
 
 class Daemon:
+    """One node's daemon: what it holds (identity, policy, audit log, state) and its lifecycle.
+
+    Building it opens those, or raises ConfigError with nothing left open; :meth:`close` (or
+    leaving ``with``) closes them, and :meth:`run` serves until SIGTERM and then closes them.
+    :meth:`parts` gives the servicer and verifier for the identity it holds, which is how the
+    benchmarks drive it without sockets.
+    """
+
     def __init__(self, config: DaemonConfig, *, registry: CollectorRegistry | None = None) -> None:
         self.config = config
         self.registry = registry or new_registry()
         self.metrics = Metrics(self.registry)
         self.clock = SystemClock()
-        self.identity = build_identity(config, self.metrics)
-        try:
-            self.policy = LivePolicy(config.policy, config.max_ttl)
-        except PolicyError as exc:
-            raise ConfigError(f"policy {config.policy}: {exc}") from None
-        self.audit = (
-            AuditLog.open(
-                config.audit_log,
-                required=config.audit_required,
-                on_error=self.metrics.audit_errors.inc,
-            )
-            if config.audit_log
-            else None
-        )
-        self.decisions = Decisions(self.metrics, self.audit, lambda: self.policy.policy.digest)
-        self.revocations, self.ledger = _open_state(config.state_dir)
+        self.keys = PublishedKeys(self.clock)
         self.replay = ReplayCache()
+        self._stop = asyncio.Event()
+        self._held: Identity | None = None
+        with contextlib.ExitStack() as opened:
+            # the identity source opens nothing until start(); it closes first, audit last
+            self.identity = build_identity(config, self.metrics)
+            self.policy = _load_policy(config)
+            self.audit = _open_audit(config, self.metrics)
+            if self.audit is not None:
+                opened.callback(self.audit.close)
+            self.revocations, self.ledger = _open_state(config.state_dir)
+            opened.callback(self.ledger.close)
+            opened.callback(self.revocations.close)
+            opened.callback(self.identity.close)
+            self._opened = opened.pop_all()
+        self.readiness = Readiness(self.identity, config.state_dir, grace=config.grace_seconds)
+        self.decisions = Decisions(self.metrics, self.audit, lambda: self.policy.policy.digest)
         # read at scrape time, so they are exact whoever changed them last
         self.metrics.revocations_held.set_function(lambda: sum(self.revocations.counts()))
         self.metrics.replay_entries.set_function(lambda: len(self.replay))
         self.metrics.identity_ready.set_function(lambda: self.identity.health().ready)
-        self._stop = asyncio.Event()
-        self._ready = False
-        self._announced: bool | None = None
-        self._held: Identity | None = None
-        self.keys = PublishedKeys(self.clock)
-        self._state_writable = True
-        self._socket_problems: list[str] = []
 
-    # --- wiring -----------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        return self
 
-    def _servicer(self, me: Identity) -> TokenServicer:
-        parts = build_parts(
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the identity source and close the state stores and the audit log, once."""
+        self._opened.close()
+
+    def parts(self, me: Identity) -> Parts:
+        """The use cases wired for ``me``, the first identity held (the default issuer)."""
+        return build_parts(
             self.config,
             me=me,
             identity=self.identity,
@@ -107,67 +124,10 @@ class Daemon:
             replay=self.replay,
             decisions=self.decisions,
             clock=self.clock,
-            readiness=self._readiness,
+            readiness=self.readiness,
         )
-        self.verifier, self.info = parts.verifier, parts.info
-        return parts.servicer
 
-    async def _start_ext_authz(self) -> ExtAuthzServer | None:
-        """Envoy's ext_authz endpoint, deciding with the very verifier VerifyToken uses."""
-        path = self.config.ext_authz_socket
-        if path is None:
-            return None
-        server = ExtAuthzServer(
-            Listener(path, self.config.socket_mode),
-            ExtAuthzServicer(ExtAuthz(self.verifier, self.config.ext_authz), self.decisions),
-            interceptors=(MetricsInterceptor(self.metrics),),
-        )
-        await server.start()
-        log.info("ext_authz listening on %s", path)
-        return server
-
-    def _http(self, loop: asyncio.AbstractEventLoop) -> HttpServer | None:
-        if self.config.metrics_address is None:
-            return None
-
-        def healthz() -> Response:
-            future = asyncio.run_coroutine_threadsafe(asyncio.sleep(0), loop)
-            future.result(timeout=2.0)
-            return text(200, "ok")
-
-        def readyz() -> Response:
-            ready, why = self._readiness()
-            return text(200, "ready") if ready else text(503, f"not ready: {why}")
-
-        def metrics() -> Response:
-            return Response(200, generate_latest(self.registry), CONTENT_TYPE_LATEST)
-
-        server = HttpServer(
-            self.config.metrics_address,
-            {
-                "/healthz": healthz,
-                "/readyz": readyz,
-                "/metrics": metrics,
-                "/jwks.json": lambda: Response(200, self.keys.document(), JWKS_MEDIA_TYPE),
-            },
-        )
-        server.start()
-        log.info("health and metrics on http://%s:%d", self.config.metrics_address[0], server.port)
-        return server
-
-    # --- readiness and events ---------------------------------------------------------
-
-    def _readiness(self) -> tuple[bool, str]:
-        health = self.identity.health()
-        if not health.ready:
-            return False, health.reason
-        if self._socket_problems:
-            return False, "; ".join(self._socket_problems)
-        if not self._state_writable:
-            return False, f"state directory {self.config.state_dir} is not writable"
-        if not self._ready:
-            return False, "API socket is not listening yet"
-        return True, ""
+    # --- events -----------------------------------------------------------------------
 
     def _on_identity(self, identity: Identity) -> None:
         """Every new snapshot; a bundle-only update (JWT or X.509) is no SVID rotation."""
@@ -199,7 +159,7 @@ class Daemon:
         self.metrics.policy_rules.set(len(policy.rules))
         self._lifecycle(EventKind.POLICY_RELOAD, Decision.ALLOW)
 
-    def hangup(self) -> None:
+    def reload_and_reopen(self) -> None:
         """SIGHUP: reopen the audit log (logrotate) and reload the policy."""
         notify.notify_reloading()
         if self.audit is not None:
@@ -207,39 +167,17 @@ class Daemon:
         self.reload()
         notify.notify_ready()
 
+    def _stopping(self) -> None:
+        notify.notify_stopping()
+        log.info("stopping")
+        self._lifecycle(EventKind.SHUTDOWN, Decision.ALLOW)
+
     # --- tasks ------------------------------------------------------------------------
 
     async def _every(self, seconds: float, work: Callable[[], Awaitable[None]]) -> None:
         while True:
             await work()
             await asyncio.sleep(seconds)
-
-    async def _watch_readiness(self, server: ApiServer, sockets: list[SocketServer]) -> None:
-        await self._keep_bound(sockets)
-        self._state_writable = await asyncio.to_thread(_writable, self.config)
-        ready, why = self._readiness()
-        await server.set_serving(ready)
-        if ready != self._announced:
-            self._announced = ready
-            if ready:
-                notify.notify_ready()
-                log.info("ready")
-            else:
-                log.warning("not ready: %s", why)
-
-    async def _keep_bound(self, servers: list[SocketServer]) -> None:
-        """Listen again on a socket whose file or directory was removed under us."""
-        problems = []
-        for server in servers:
-            try:
-                if await server.keep_bound(self.config.grace_seconds):
-                    log.warning("socket %s was removed; listening on it again", server.path)
-            except ConfigError as exc:
-                problems.append(str(exc))
-        if problems != self._socket_problems:
-            for problem in problems:
-                log.error("cannot listen again: %s", problem)
-            self._socket_problems = problems
 
     async def _sweep(self) -> None:
         now = self.clock.now()
@@ -250,8 +188,10 @@ class Daemon:
     async def _watch_policy(self) -> None:
         """Reload a changed file once it holds still; a half-written one is refused anyway."""
         path = self.config.policy
+        if path is None:
+            return
         change = SettledChange(_stamp(path))
-        while path is not None:
+        while True:
             await asyncio.sleep(WATCH_SECONDS)
             if change.observe(_stamp(path)):
                 self.reload()
@@ -264,62 +204,113 @@ class Daemon:
                 log.info("waiting for the first SVID: %s", exc)
         return None
 
+    # --- servers ----------------------------------------------------------------------
+
+    async def _start_api(self, parts: Parts) -> ApiServer:
+        server = ApiServer(
+            Listener(self.config.socket, self.config.socket_mode),
+            parts.servicer,
+            interceptors=(MetricsInterceptor(self.metrics),),
+        )
+        await server.start()
+        log.info("API listening on %s", self.config.socket)
+        return server
+
+    async def _start_ext_authz(self, verifier: Verifier) -> ExtAuthzServer | None:
+        """Envoy's ext_authz endpoint, deciding with the very verifier VerifyToken uses."""
+        path = self.config.ext_authz_socket
+        if path is None:
+            return None
+        server = ExtAuthzServer(
+            Listener(path, self.config.socket_mode),
+            ExtAuthzServicer(ExtAuthz(verifier, self.config.ext_authz), self.decisions),
+            interceptors=(MetricsInterceptor(self.metrics),),
+        )
+        await server.start()
+        log.info("ext_authz listening on %s", path)
+        return server
+
+    def _start_http(self, loop: asyncio.AbstractEventLoop) -> HttpServer | None:
+        address = self.config.metrics_address
+        if address is None:
+            return None
+        routes = health_routes(
+            loop=loop, readiness=self.readiness, registry=self.registry, jwks=self.keys.document
+        )
+        server = HttpServer(address, routes)
+        server.start()
+        log.info("health and metrics on http://%s:%d", address[0], server.port)
+        return server
+
+    async def _serve(self, api: ApiServer, sockets: Sequence[SocketServer]) -> None:
+        """The tasks, until SIGTERM or SIGINT; one that fails ends the others."""
+        async with asyncio.TaskGroup() as tasks:
+            running = [
+                tasks.create_task(notify.watchdog_pings()),
+                tasks.create_task(
+                    self._every(WATCH_SECONDS, lambda: self.readiness.watch(api, sockets))
+                ),
+                tasks.create_task(self._every(SWEEP_SECONDS, self._sweep)),
+                tasks.create_task(self._watch_policy()),
+            ]
+            await self._stop.wait()
+            for task in running:
+                task.cancel()
+
     async def run(self) -> None:
+        """Serve until SIGTERM or SIGINT, then stop the servers and close what is held."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        loop.add_signal_handler(signal.SIGHUP, self.hangup)
+        loop.add_signal_handler(signal.SIGHUP, self.reload_and_reopen)
         self.metrics.policy_rules.set(len(self.policy.policy.rules))
 
         def rotated(identity: Identity) -> None:
             loop.call_soon_threadsafe(self._on_identity, identity)
 
         self.identity.subscribe(rotated)
-        self.identity.start()
-        http = self._http(loop)
-        server: ApiServer | None = None
-        ext_authz: ExtAuthzServer | None = None
-        try:
+        servers: list[SocketServer] = []
+        # on the way out, last in first out: the notice, the servers, HTTP, what is held
+        async with contextlib.AsyncExitStack() as stack:
+            stack.callback(self.close)
+            self.identity.start()
+            http = self._start_http(loop)
+            if http is not None:
+                stack.callback(http.close)
+            stack.push_async_callback(_stop_all, servers, self.config.grace_seconds)
+            stack.callback(self._stopping)
             me = await self._first_identity()
             if me is None:
                 return
             log.info("identity %s", me.spiffe_id)
             self._lifecycle(EventKind.STARTUP, Decision.ALLOW, signer=me.spiffe_id)
-            server = ApiServer(
-                Listener(self.config.socket, self.config.socket_mode),
-                self._servicer(me),
-                interceptors=(MetricsInterceptor(self.metrics),),
-            )
-            await server.start()
-            ext_authz = await self._start_ext_authz()
-            sockets: list[SocketServer] = [s for s in (server, ext_authz) if s is not None]
-            self._ready = True
-            log.info("API listening on %s", self.config.socket)
-            async with asyncio.TaskGroup() as tasks:
-                running = [
-                    tasks.create_task(notify.watchdog_pings()),
-                    tasks.create_task(
-                        self._every(WATCH_SECONDS, lambda: self._watch_readiness(server, sockets))
-                    ),
-                    tasks.create_task(self._every(SWEEP_SECONDS, self._sweep)),
-                    tasks.create_task(self._watch_policy()),
-                ]
-                await self._stop.wait()
-                for task in running:
-                    task.cancel()
-        finally:
-            notify.notify_stopping()
-            log.info("stopping")
-            self._lifecycle(EventKind.SHUTDOWN, Decision.ALLOW)
-            grace = self.config.grace_seconds
-            await asyncio.gather(*(s.stop(grace) for s in (server, ext_authz) if s is not None))
-            if http is not None:
-                http.close()
-            self.identity.close()
-            self.revocations.close()
-            self.ledger.close()
-            if self.audit is not None:
-                self.audit.close()
+            parts = self.parts(me)
+            api = await self._start_api(parts)
+            servers.append(api)
+            ext_authz = await self._start_ext_authz(parts.verifier)
+            if ext_authz is not None:
+                servers.append(ext_authz)
+            self.readiness.listening = True
+            await self._serve(api, servers)
+
+
+async def _stop_all(servers: Sequence[SocketServer], grace: float) -> None:
+    await asyncio.gather(*(server.stop(grace) for server in servers))
+
+
+def _load_policy(config: DaemonConfig) -> LivePolicy:
+    try:
+        return LivePolicy(config.policy, config.max_ttl)
+    except PolicyError as exc:
+        raise ConfigError(f"policy {config.policy}: {exc}") from None
+
+
+def _open_audit(config: DaemonConfig, metrics: Metrics) -> AuditLog | None:
+    if not config.audit_log:
+        return None
+    return AuditLog.open(
+        config.audit_log, required=config.audit_required, on_error=metrics.audit_errors.inc
+    )
 
 
 def _open_state(state_dir: Path) -> tuple[RevocationStore, IssuedLedger]:
@@ -336,9 +327,7 @@ def _open_state(state_dir: Path) -> tuple[RevocationStore, IssuedLedger]:
         raise ConfigError(f"--state-dir: {exc}") from None
 
 
-def _stamp(path: Path | None) -> tuple[float, int] | None:
-    if path is None:
-        return None
+def _stamp(path: Path) -> tuple[float, int] | None:
     try:
         st = path.stat()
     except OSError:
@@ -346,21 +335,10 @@ def _stamp(path: Path | None) -> tuple[float, int] | None:
     return st.st_mtime, st.st_size
 
 
-def _writable(config: DaemonConfig) -> bool:
-    """Whether a byte reaches the disk there: a full disk still lets empty files be created."""
-    try:
-        with tempfile.TemporaryFile(dir=config.state_dir, buffering=0) as probe:
-            probe.write(b"\0")
-            os.fsync(probe.fileno())
-            return True
-    except OSError:
-        return False
-
-
-def run_daemon(config: DaemonConfig, *, log_level: str = "info") -> None:
+def run_daemon(config: DaemonConfig) -> None:
     """Entry point of ``spiffebind run``; returns on a clean stop (exit 0)."""
     logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     raise_open_files_limit()
     daemon = Daemon(config)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from spiffebind.api.info import InfoSource
 from spiffebind.api.servicer import TokenServicer
-from spiffebind.clock import SystemClock
+from spiffebind.clock import Clock
 from spiffebind.config import DaemonConfig
 from spiffebind.identity.source import BaseSource, Identity
 from spiffebind.observe.decisions import Decisions
@@ -22,32 +22,19 @@ from spiffebind.service.revocation import Revocation
 from spiffebind.spiffeid import IdPattern
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
-from spiffebind.token.chain import TrustBundles
 from spiffebind.upstream import UpstreamValidator
-
-
-class HeldBundles:
-    """The verifier's bundles: the last ones received, even once our own SVID has expired,
-    so verification goes on while issuance stops."""
-
-    def __init__(self, source: BaseSource) -> None:
-        self._source = source
-
-    def bundles(self) -> TrustBundles:
-        return self._source.bundles()
 
 
 @dataclass(frozen=True)
 class Parts:
-    """What the daemon's servers need: the API servicer, the shared verifier, GetInfo."""
+    """What the daemon's servers need: the API servicer and the verifier ext_authz shares."""
 
     servicer: TokenServicer
     verifier: Verifier
-    info: InfoSource
 
 
 def build_parts(
-    c: DaemonConfig,
+    config: DaemonConfig,
     *,
     me: Identity,
     identity: BaseSource,
@@ -56,11 +43,11 @@ def build_parts(
     ledger: IssuedLedger,
     replay: ReplayCache,
     decisions: Decisions,
-    clock: SystemClock,
+    clock: Clock,
     readiness: Callable[[], tuple[bool, str]],
 ) -> Parts:
     """One verifier for VerifyToken, exchange and ext_authz, one authenticator for requests."""
-    limits = Limits(c.default_ttl, c.max_ttl, c.request_window)
+    limits = Limits(config.default_ttl, config.max_ttl, config.request_window)
     issuance = Issuance(
         identity=identity,
         policy=policy,
@@ -75,18 +62,20 @@ def build_parts(
         authenticator=issuance,
         store=revocations,
         ledger=ledger,
-        admins=c.admins,
+        admins=config.admins,
         clock=clock,
-        max_ttl=c.max_ttl,
-        clock_skew=c.clock_skew,
+        max_ttl=config.max_ttl,
+        clock_skew=config.clock_skew,
     )
     verifier = Verifier(
         VerifierSettings(
-            c.issuers or (IdPattern.parse(me.spiffe_id),),
-            clock_skew=c.clock_skew,
-            max_lifetime=c.max_ttl,
+            config.issuers or (IdPattern.parse(me.spiffe_id),),
+            clock_skew=config.clock_skew,
+            max_lifetime=config.max_ttl,
         ),
-        bundles=HeldBundles(identity),
+        # the last bundles received, even once our own SVID has expired: verification goes
+        # on while issuance stops
+        bundles=identity,
         clock=clock,
         revocation=revocations,
         policy=policy,
@@ -96,16 +85,18 @@ def build_parts(
         readiness=readiness,
         policy=policy,
         revocation_counts=revocations.counts,
-        default_ttl=c.default_ttl,
-        max_ttl=c.max_ttl,
-        request_window=c.request_window,
+        default_ttl=config.default_ttl,
+        max_ttl=config.max_ttl,
+        request_window=config.request_window,
     )
     exchange = Exchange(
         authenticator=issuance,
         identity=identity,
         policy=policy,
         verifier=verifier,
-        upstream=UpstreamValidator(c.upstream_issuers, clock=clock, clock_skew=c.clock_skew),
+        upstream=UpstreamValidator(
+            config.upstream_issuers, clock=clock, clock_skew=config.clock_skew
+        ),
         revocations=revocations,
         ledger=ledger,
         clock=clock,
@@ -119,4 +110,4 @@ def build_parts(
         decisions=decisions,
         exchange=exchange,
     )
-    return Parts(servicer, verifier, info)
+    return Parts(servicer, verifier)

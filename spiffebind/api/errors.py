@@ -1,8 +1,8 @@
 """The one place our errors become gRPC statuses, so servicers never catch broadly.
 
-The reason code travels as trailing metadata ``spiffebind-reason`` next to the status, where
-a client can read it without parsing the message; a refused exchange adds its OAuth2 error
-code (RFC 8693, RFC 9396) as ``spiffebind-oauth-error``.
+The error's kind and reason code travel as trailing metadata next to the status (the keys
+are in :mod:`spiffebind.wire`), where a client can read them without parsing the message; a
+refused exchange adds its OAuth2 error code (RFC 8693, RFC 9396).
 """
 
 from __future__ import annotations
@@ -15,23 +15,17 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 
 from spiffebind.errors import (
-    AuditError,
-    ConfigError,
     ExchangeRejected,
-    IdentityError,
     OAuthError,
     Reason,
     RejectedError,
     SpiffebindError,
-    StateError,
     UpstreamUnavailable,
 )
+from spiffebind.wire import KIND_KEY, OAUTH_ERROR_KEY, REASON_KEY, ErrorKind, kind_of
 
 log = logging.getLogger(__name__)
 
-REASON_KEY = "spiffebind-reason"
-KIND_KEY = "spiffebind-error"
-OAUTH_ERROR_KEY = "spiffebind-oauth-error"
 _NARROWING = frozenset(
     {OAuthError.INVALID_TARGET, OAuthError.INVALID_SCOPE, OAuthError.INVALID_AUTHORIZATION_DETAILS}
 )
@@ -42,6 +36,15 @@ _BY_REASON = {
     Reason.REVOKED: grpc.StatusCode.PERMISSION_DENIED,
 }
 
+_BY_KIND = {
+    ErrorKind.IDENTITY: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.STATE: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.AUDIT: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.UPSTREAM: grpc.StatusCode.UNAVAILABLE,
+    ErrorKind.CONFIG: grpc.StatusCode.INVALID_ARGUMENT,
+    ErrorKind.INTERNAL: grpc.StatusCode.INTERNAL,
+}
+
 S = TypeVar("S")
 Req = TypeVar("Req")
 Resp = TypeVar("Resp")
@@ -49,37 +52,18 @@ Context = grpc.aio.ServicerContext[Any, Any]
 Handler = Callable[[S, Req, Context], Awaitable[Resp]]
 
 
-def kind_of(exc: SpiffebindError) -> str:
-    """A short name clients use to tell "daemon not ready" from "no daemon at all"."""
-    kinds: tuple[tuple[str, type[SpiffebindError]], ...] = (
-        ("identity", IdentityError),
-        ("state", StateError),
-        ("audit", AuditError),
-        ("config", ConfigError),
-        ("upstream", UpstreamUnavailable),
-    )
-    for kind, cls in kinds:
-        if isinstance(exc, cls):
-            return kind
-    return "rejected" if isinstance(exc, RejectedError) else "internal"
-
-
 def status_for(exc: SpiffebindError) -> grpc.StatusCode:
-    """The gRPC status for one of our errors."""
+    """The gRPC status for one of our errors: by its kind, and a "no" by its reason."""
     if isinstance(exc, ExchangeRejected) and exc.oauth in _NARROWING:
         return grpc.StatusCode.PERMISSION_DENIED
     if isinstance(exc, RejectedError):
         return _BY_REASON.get(exc.reason, grpc.StatusCode.UNAUTHENTICATED)
-    if isinstance(exc, IdentityError | StateError | AuditError | UpstreamUnavailable):
-        return grpc.StatusCode.UNAVAILABLE
-    if isinstance(exc, ConfigError):
-        return grpc.StatusCode.INVALID_ARGUMENT
-    return grpc.StatusCode.INTERNAL
+    return _BY_KIND[kind_of(exc)]
 
 
 async def abort(context: Context, exc: SpiffebindError) -> NoReturn:
     """End the call with the status of ``exc``, its kind and reason as trailing metadata."""
-    metadata = [(KIND_KEY, kind_of(exc))]
+    metadata = [(KIND_KEY, kind_of(exc).value)]
     if isinstance(exc, RejectedError):
         metadata.append((REASON_KEY, exc.reason.value))
     if isinstance(exc, ExchangeRejected):

@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import threading
 
+from spiffebind.clock import Clock
 from spiffebind.token import SigningIdentity
 from spiffebind.token.jwk import jwk_set
-from spiffebind.token.verify import Clock
 
 
 class PublishedKeys:

@@ -20,7 +20,7 @@ from grpc_reflection.v1alpha import reflection
 from spiffebind.api import socket as sock
 from spiffebind.api.interceptors import DecodingInterceptor
 from spiffebind.api.v1 import spiffebind_pb2, spiffebind_pb2_grpc
-from spiffebind.client.channel import MAX_MESSAGE_BYTES
+from spiffebind.wire import MAX_MESSAGE_BYTES
 
 SERVICE_NAME = spiffebind_pb2.DESCRIPTOR.services_by_name["TokenService"].full_name
 

@@ -22,11 +22,11 @@ from spiffebind.errors import RejectedError, TokenRejected, UpstreamUnavailable
 from spiffebind.observe.decisions import CallContext, Decisions
 from spiffebind.service.exchange import Exchange, Exchanged
 from spiffebind.service.issuance import Issuance, Issued
-from spiffebind.service.params import ACCESS_TOKEN_TYPE
 from spiffebind.service.revocation import Revocation
 from spiffebind.token import Verifier
 from spiffebind.token.cache import Lru
 from spiffebind.token.svid import load_presented
+from spiffebind.wire import ACCESS_TOKEN_TYPE
 
 Context = grpc.aio.ServicerContext[Any, Any]
 TOKEN_TYPE = "Bearer"  # noqa: S105 - the RFC 6750 token type name, not a secret
@@ -46,6 +46,9 @@ def _call(request: pb.VerifyTokenRequest) -> CallContext:
 
 
 class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
+    """The gRPC face of the use cases: each method decodes, calls one use case, reports the
+    decision and encodes; our errors become statuses in :func:`translated`."""
+
     def __init__(
         self,
         *,

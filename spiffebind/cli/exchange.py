@@ -23,7 +23,7 @@ from spiffebind.cli.options import (
 )
 from spiffebind.client.agent import AgentClient
 from spiffebind.errors import ExchangeRejected
-from spiffebind.service.params import ACCESS_TOKEN_TYPE, SUBJECT_TOKEN_TYPES
+from spiffebind.wire import ACCESS_TOKEN_TYPE, SUBJECT_TOKEN_TYPES
 
 EXIT_REFUSED = 1
 

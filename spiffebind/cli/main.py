@@ -20,18 +20,21 @@ EXIT_NO = 1
 EXIT_USAGE = 2
 
 
+def exit_code(exc: SpiffebindError) -> int:
+    """cli.md's code: 2 for a setup to fix or no daemon answering, 1 for any other "no"."""
+    return EXIT_USAGE if isinstance(exc, ConfigError | UnreachableError) else EXIT_NO
+
+
 class _Group(click.Group):
     """Turns our errors into one stderr line and the cli.md exit code."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (ConfigError, UnreachableError) as exc:
-            click.echo(f"spiffebind: error: {exc}", err=True)
-            sys.exit(EXIT_USAGE)
         except SpiffebindError as exc:
-            click.echo(f"spiffebind: {exc}", err=True)
-            sys.exit(EXIT_NO)
+            code = exit_code(exc)
+            click.echo(f"spiffebind: {'error: ' if code == EXIT_USAGE else ''}{exc}", err=True)
+            sys.exit(code)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

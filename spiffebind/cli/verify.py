@@ -74,7 +74,8 @@ def _offline_verifier(
     if not bundles or not issuers:
         raise ConfigError("--offline needs at least one --bundle TD=PEM and one --issuer")
     by_domain = {
-        td: _load_pem_certs("--bundle", path) for td, path in cfg.parse_bundle_args(bundles).items()
+        td: _load_pem_certs("--bundle", path)
+        for td, path in cfg.parse_bundle_args("--bundle", bundles).items()
     }
     settings = VerifierSettings(
         cfg.parse_patterns("--issuer", issuers), clock_skew=skew, max_lifetime=life

@@ -1,13 +1,17 @@
 """The blocking agent SDK: bound tokens for tasks, cached and renewed, and revocation.
 
-Ten lines of agent code::
+Ten lines of agent code; a long-lived agent follows its SVID's rotations through a running
+identity source (``from_workload_api`` fetches one SVID, for one-shot commands)::
 
-    from spiffebind.client import AgentClient, from_workload_api
+    from spiffebind.client import AgentClient, SourceCredentials
+    from spiffebind.identity.workload_api import WorkloadApiSource
 
-    with AgentClient(credentials=from_workload_api("unix:///run/spire/agent.sock")) as agent:
-        token = agent.token("spiffe://example.org/tools/search", ["search:read"], txn="task-42")
-        call_tool(token.access_token)           # over mTLS with the same SVID
-        agent.revoke(txn="task-42")             # the task is over: every token of it dies
+    with WorkloadApiSource("unix:///run/spire/agent.sock") as source:
+        source.wait_ready(30)
+        with AgentClient(credentials=SourceCredentials(source)) as agent:
+            token = agent.token("spiffe://example.org/tools/search", ["search:read"], txn="t-42")
+            call_tool(token.access_token)       # over mTLS with the same SVID
+            agent.revoke(txn="t-42")            # the task is over: every token of it dies
 """
 
 from __future__ import annotations
@@ -24,12 +28,23 @@ from spiffebind.client import core
 from spiffebind.client.channel import open_channel
 from spiffebind.client.credentials import Credentials
 from spiffebind.client.errors import from_rpc_error
-from spiffebind.service.params import ACCESS_TOKEN_TYPE
+from spiffebind.wire import ACCESS_TOKEN_TYPE
 
 R = TypeVar("R")
 
 
 class AgentClient:
+    """A blocking client of the node's daemon, for one agent identity.
+
+    ``socket`` is the daemon's API socket (default: ``SPIFFEBIND_ENDPOINT_SOCKET``, then
+    ``/run/spiffebind/api.sock``); ``credentials`` sign every request, so they must follow
+    rotations for a long-lived agent (:class:`SourceCredentials`). Tokens are cached per
+    request and dropped when the SVID they are bound to rotates; :meth:`close` (or leaving
+    ``with``) closes the channel, never the credentials' source. Errors are
+    :class:`spiffebind.errors.SpiffebindError` subclasses: ``UnreachableError`` when no
+    daemon answered, ``RequestRejected`` with a reason code for a "no".
+    """
+
     def __init__(
         self, socket: str | Path | None = None, *, credentials: Credentials, timeout: float = 5.0
     ) -> None:

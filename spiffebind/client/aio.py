@@ -14,12 +14,17 @@ from spiffebind.client import core
 from spiffebind.client.channel import open_aio_channel
 from spiffebind.client.credentials import Credentials
 from spiffebind.client.errors import from_rpc_error
-from spiffebind.service.params import ACCESS_TOKEN_TYPE
+from spiffebind.wire import ACCESS_TOKEN_TYPE
 
 R = TypeVar("R")
 
 
 class AsyncAgentClient:
+    """:class:`AgentClient` for asyncio code: the same requests, cache and errors, awaited.
+
+    Use ``async with``; :meth:`close` closes the channel, never the credentials' source.
+    """
+
     def __init__(
         self, socket: str | Path | None = None, *, credentials: Credentials, timeout: float = 5.0
     ) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import grpc
 
 from spiffebind.errors import ConfigError
+from spiffebind.wire import MAX_MESSAGE_BYTES
 
-MAX_MESSAGE_BYTES = 64 * 1024
 ENV_SOCKET = "SPIFFEBIND_ENDPOINT_SOCKET"
 DEFAULT_SOCKET = "/run/spiffebind/api.sock"
 

@@ -2,39 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import grpc
 
-from spiffebind.api.errors import KIND_KEY, OAUTH_ERROR_KEY, REASON_KEY
 from spiffebind.errors import (
     ConfigError,
     ExchangeRejected,
-    IdentityError,
     OAuthError,
     Reason,
     RequestRejected,
     SpiffebindError,
-    StateError,
     UnreachableError,
-    UpstreamUnavailable,
 )
+from spiffebind.wire import ERROR_OF_KIND, KIND_KEY, OAUTH_ERROR_KEY, REASON_KEY, ErrorKind
 
 _REASONS = frozenset(r.value for r in Reason)
 _OAUTH = frozenset(o.value for o in OAuthError)
+_KINDS = frozenset(k.value for k in ErrorKind) - {ErrorKind.REJECTED.value}
+_SAYING = {
+    ErrorKind.IDENTITY: "daemon not ready: ",
+    ErrorKind.STATE: "daemon could not record it: ",
+    ErrorKind.AUDIT: "daemon could not audit it: ",
+    ErrorKind.INTERNAL: "daemon failed: ",
+}
 
 
 def _metadata(error: grpc.RpcError) -> dict[str, str]:
     trailing = getattr(error, "trailing_metadata", lambda: None)() or ()
     return {str(k): str(v) for k, v in trailing}
-
-
-_BY_KIND: dict[str, Callable[[str], SpiffebindError]] = {
-    "identity": lambda details: IdentityError(f"daemon not ready: {details}"),
-    "state": lambda details: StateError(f"daemon could not record it: {details}"),
-    "upstream": UpstreamUnavailable,
-    "config": ConfigError,
-}
 
 
 def _rejected(reason: str, oauth: str | None, details: str) -> RequestRejected:
@@ -52,9 +46,9 @@ def from_rpc_error(error: grpc.RpcError) -> SpiffebindError:
     reason = meta.get(REASON_KEY)
     if reason in _REASONS:
         return _rejected(reason, meta.get(OAUTH_ERROR_KEY), details)
-    make = _BY_KIND.get(meta.get(KIND_KEY, ""))
-    if make is not None:
-        return make(details)
+    kind = meta.get(KIND_KEY, "")
+    if kind in _KINDS:
+        return ERROR_OF_KIND[ErrorKind(kind)](_SAYING.get(ErrorKind(kind), "") + details)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return ConfigError(details)
     return UnreachableError(

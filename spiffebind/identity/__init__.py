@@ -1,10 +1,10 @@
 """Where the daemon's own identity comes from: the Workload API or spiffe-helper style files."""
 
+from spiffebind.clock import Clock
 from spiffebind.identity.files import FileSource
 from spiffebind.identity.pem import read_certificates, read_private_key
 from spiffebind.identity.source import (
     BaseSource,
-    Clock,
     Health,
     Identity,
     IdentitySource,

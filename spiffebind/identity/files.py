@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from spiffebind.clock import SYSTEM_CLOCK, Clock
 from spiffebind.errors import ConfigError, IdentityError
 from spiffebind.identity.pem import read_certificates, read_private_key
-from spiffebind.identity.source import BaseSource, Clock, Identity
+from spiffebind.identity.source import BaseSource, Identity
 from spiffebind.spiffeid import parse_trust_domain
 
 _Stamp = tuple[tuple[int, int, int, int, int] | None, ...]
@@ -36,7 +36,7 @@ class FileSource(BaseSource):
         key: Path,
         bundles: Mapping[str, Path],
         *,
-        clock: Clock = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         poll_interval: float = 1.0,
     ) -> None:
         super().__init__(clock)

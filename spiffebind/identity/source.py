@@ -21,13 +21,13 @@ from typing import Protocol, Self
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
+from spiffebind.clock import SYSTEM_CLOCK, Clock
 from spiffebind.errors import IdentityError
 from spiffebind.spiffeid import trust_domain_of
 from spiffebind.token.svid import SigningIdentity
 
 _logger = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 """Unix seconds; injected so expiry can be tested without waiting."""
 
 X509Bundles = Mapping[str, tuple[x509.Certificate, ...]]
@@ -123,7 +123,7 @@ class BaseSource(abc.ABC):
     problem, or None once it is gone); they only own how material arrives.
     """
 
-    def __init__(self, clock: Clock = time.time) -> None:
+    def __init__(self, clock: Clock = SYSTEM_CLOCK) -> None:
         self._clock = clock
         self._cond = threading.Condition()
         self._publishing = threading.Lock()  # serialises notifications, keeps them in order
@@ -197,7 +197,7 @@ class BaseSource(abc.ABC):
                 if identity == self._identity:
                     return
                 self._identity = identity
-                self._last_update = self._clock()
+                self._last_update = self._clock.now()
                 self._cond.notify_all()
                 subscribers = list(self._subscribers)
             _logger.info("identity %s, SVID valid until %s", identity.spiffe_id, _iso(identity))
@@ -218,7 +218,7 @@ class BaseSource(abc.ABC):
         identity = self._identity
         if identity is None:
             return None, _join("waiting for the first SVID", problems)
-        if self._clock() >= identity.not_after:
+        if self._clock.now() >= identity.not_after:
             return None, _join(f"SVID expired at {_iso(identity)}", problems)
         return identity, f"serving the last SVID; {problems}" if problems else "ok"
 

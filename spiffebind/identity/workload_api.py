@@ -17,7 +17,6 @@ from __future__ import annotations
 import random
 import stat
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,8 +28,9 @@ from spiffe.errors import PySpiffeError
 from spiffe.workloadapi.workload_api_client import StreamCancelHandler
 from spiffe.workloadapi.x509_context import X509Context
 
+from spiffebind.clock import SYSTEM_CLOCK, Clock
 from spiffebind.errors import ConfigError
-from spiffebind.identity.source import BaseSource, Clock, Identity, JwtBundles, X509Bundles
+from spiffebind.identity.source import BaseSource, Identity, JwtBundles, X509Bundles
 
 T = TypeVar("T")
 STREAMS = ("x509", "jwt_bundles")
@@ -105,7 +105,7 @@ class WorkloadApiSource(BaseSource):
         self,
         endpoint: str,
         *,
-        clock: Clock = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         backoff: Backoff = Backoff(),
         on_stream: StreamListener | None = None,
         spiffe_id: str | None = None,

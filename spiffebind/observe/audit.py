@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
+from spiffebind.clock import SYSTEM_CLOCK, Clock
 from spiffebind.errors import AuditError, ConfigError
 from spiffebind.observe.audit_chain import ZERO, digest
 from spiffebind.observe.audit_event import AuditEvent, Decision, EventKind, encode
@@ -49,7 +49,7 @@ class AuditLog:
         self,
         sink: Sink,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         required: bool = False,
         on_error: Callable[[], None] | None = None,
     ) -> None:
@@ -68,7 +68,7 @@ class AuditLog:
         target: str,
         *,
         fsync: bool = False,
-        clock: Callable[[], float] = time.time,
+        clock: Clock = SYSTEM_CLOCK,
         required: bool = False,
         on_error: Callable[[], None] | None = None,
     ) -> AuditLog:
@@ -89,7 +89,7 @@ class AuditLog:
             try:
                 if self._broken:
                     self._prev = self._sink.open(self._prev)
-                line = encode(event, time=self._clock(), prev=self._prev)
+                line = encode(event, time=self._clock.now(), prev=self._prev)
                 self._sink.write(line + b"\n")
             except OSError as exc:
                 self._failed(exc)

@@ -7,7 +7,7 @@ re-checks every token at verification, so a policy change applies to tokens alre
 
 from spiffebind.policy.claims import request_from_claims
 from spiffebind.policy.evaluate import PolicyEngine, RuleEngine
-from spiffebind.policy.load import load_file, parse_policy
+from spiffebind.policy.load import parse_policy
 from spiffebind.policy.model import Decision, Policy, Request, Rule
 
 __all__ = [
@@ -17,7 +17,6 @@ __all__ = [
     "Request",
     "Rule",
     "RuleEngine",
-    "load_file",
     "parse_policy",
     "request_from_claims",
 ]

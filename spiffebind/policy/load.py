@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Hashable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 
 from spiffebind.errors import ConfigError, PolicyError
+from spiffebind.grammar import SCOPE
 from spiffebind.policy.model import DEFAULT_DELEGATION_DEPTH, Policy, Rule
 from spiffebind.spiffeid import IdPattern
 
@@ -26,8 +26,6 @@ _OPTIONAL = ("authorization_details_types", "subjects", "may_act_for", "max_dele
 _RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 # A printable string without whitespace: audiences and RFC 9396 types are compared exactly.
 _NAME = re.compile(r"[^\s\x00-\x1f\x7f]{1,2048}")
-# RFC 6749 section 3.3 scope-token.
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -43,20 +41,6 @@ class _StrictLoader(yaml.SafeLoader):
                     raise PolicyError(f"duplicate key on line {line}", key=key_node.value)
                 seen.add(marker)
         return super().construct_mapping(node, deep=deep)
-
-
-def load_file(path: Path) -> Policy:
-    """Read and parse the policy at ``path``; errors name the file as well as rule and key."""
-    try:
-        source = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"policy file {path}: {exc.strerror or exc}") from None
-    try:
-        return parse_policy(source)
-    except PolicyError as exc:
-        located = PolicyError(f"policy file {path}: {exc}")
-        located.rule, located.key = exc.rule, exc.key
-        raise located from None
 
 
 def parse_policy(text: str | bytes) -> Policy:
@@ -167,7 +151,7 @@ def _name(text: str) -> str:
 def _scope(text: str) -> str:
     if "*" in text:
         raise ValueError(f"{text!r}: scopes match exactly, wildcards are not supported")
-    if not _SCOPE.fullmatch(text):
+    if not SCOPE.fullmatch(text):
         raise ValueError(f"{text!r} is not an RFC 6749 scope token")
     return text
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
+from spiffebind.clock import Clock
 from spiffebind.errors import (
     ExchangeRejected,
     OAuthError,
@@ -33,7 +34,7 @@ from spiffebind.service.narrowing import Narrowed, Subject, narrow, refuse
 from spiffebind.service.params import ExchangeParams, exchange_params
 from spiffebind.token import ACCESS_TOKEN_TYP, MintedToken, SignedRequest, Verifier, mint
 from spiffebind.token.proof import subject_token_sha256
-from spiffebind.token.verify import Clock, RevocationCheck
+from spiffebind.token.verify import RevocationCheck
 from spiffebind.upstream import UpstreamValidator
 
 Kind = Literal["delegation", "upstream"]
@@ -80,6 +81,10 @@ def _as_exchange_errors(oauth: OAuthError) -> Iterator[None]:
 
 
 class Exchange:
+    """RFC 8693 token exchange for a signed request: another agent's token (delegation) or an
+    upstream OAuth2 issuer's token, verified, narrowed by policy and the request, and minted
+    anew bound to the caller, with the chain of actors in ``act``."""
+
     def __init__(
         self,
         *,

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from spiffebind.errors import ConfigError
+from spiffebind.grammar import SCOPE
 
 CONTEXT_PREFIX = "spiffebind."
 _KEYS = frozenset({"host", "prefix", "audience", "scopes", "authorization_details_type", "tool"})
-# RFC 6749 scope-token: no spaces, quotes or backslashes, so it fits a WWW-Authenticate header.
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
 _PORT = re.compile(r":\d*$")
 # Dot segments and encoded slashes, dots or backslashes: one path, two names (CWE-22).
 _AMBIGUOUS = re.compile(r"(^|/)\.{1,2}(/|$)|%2[ef]|%5c|\\", re.IGNORECASE)
@@ -64,7 +63,7 @@ def _scopes(where: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
         raise ConfigError(f"{where}: key 'scopes' must be a list of strings")
     for scope in value:
-        if not _SCOPE.fullmatch(scope):
+        if not SCOPE.fullmatch(scope):
             raise ConfigError(f"{where}: key 'scopes': {scope!r} is not an RFC 6749 scope")
     return tuple(value)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from spiffebind.clock import Clock
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.identity.source import IdentitySource
 from spiffebind.policy import Decision, Request
@@ -23,7 +24,7 @@ from spiffebind.token import (
     check_request,
     mint,
 )
-from spiffebind.token.verify import Clock, RevocationCheck
+from spiffebind.token.verify import RevocationCheck
 
 
 class Ledger(Protocol):
@@ -48,6 +49,13 @@ class Issued:
 
 
 class Issuance:
+    """Issuing a token for a signed request (token-profile sections 2 and 4).
+
+    Authenticates the request (signature, SVID chain, audience, request window, replay),
+    asks the policy, mints a token bound to the caller's SVID and records it in the ledger
+    before answering; :meth:`authenticate` is shared with revocation and exchange.
+    """
+
     def __init__(
         self,
         *,

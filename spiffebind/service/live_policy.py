@@ -1,4 +1,5 @@
-"""The policy in force, swapped whole on reload so a decision never sees half a file."""
+"""The policy in force, read from its file and swapped whole on reload, so a decision never
+sees half a file; the one place a policy file is read (policy/ itself only parses bytes)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,28 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
-from spiffebind.policy import Decision, Policy, Request, RuleEngine, load_file, parse_policy
+from spiffebind.errors import PolicyError
+from spiffebind.policy import Decision, Policy, Request, RuleEngine, parse_policy
 
 log = logging.getLogger(__name__)
 
 DENY_ALL = parse_policy("rules: []\n")
 
 T = TypeVar("T")
+
+
+def load_file(path: Path) -> Policy:
+    """Read and parse the policy at ``path``; errors name the file as well as rule and key."""
+    try:
+        source = path.read_bytes()
+    except OSError as exc:
+        raise PolicyError(f"policy file {path}: {exc.strerror or exc}") from None
+    try:
+        return parse_policy(source)
+    except PolicyError as exc:
+        located = PolicyError(f"policy file {path}: {exc}")
+        located.rule, located.key = exc.rule, exc.key
+        raise located from None
 
 
 class LivePolicy:

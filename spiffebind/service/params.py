@@ -14,20 +14,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from spiffebind.errors import Reason, RequestRejected
+from spiffebind.grammar import JTI, SCOPE
 from spiffebind.spiffeid import parse_spiffe_id
+from spiffebind.wire import ACCESS_TOKEN_TYPE, SUBJECT_TOKEN_TYPES
 
 OP_ISSUE = "issue"
 OP_REVOKE = "revoke"
 OP_EXCHANGE = "exchange"
-ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"  # noqa: S105 - RFC 8693 URN
-JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"  # noqa: S105 - RFC 8693 URN
-SUBJECT_TOKEN_TYPES = (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE)
 MAX_AUDIENCES = 16
 MAX_SCOPES = 64
 MAX_DETAILS_BYTES = 4096
 _TXN = re.compile(r"[A-Za-z0-9._:@/-]{1,128}")
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,128}")
-_JTI = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _SHA256 = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
@@ -111,7 +108,7 @@ def _scopes(value: Any) -> tuple[str, ...]:
     if not isinstance(value, str):
         raise _bad("scope must be one space-separated string")
     scopes = tuple(dict.fromkeys(value.split(" "))) if value else ()
-    if len(scopes) > MAX_SCOPES or any(not _SCOPE.fullmatch(s) for s in scopes):
+    if len(scopes) > MAX_SCOPES or any(not SCOPE.fullmatch(s) for s in scopes):
         raise _bad("scope must hold RFC 6749 scope tokens separated by single spaces")
     return scopes
 
@@ -210,7 +207,7 @@ def revoke_params(params: Mapping[str, Any]) -> RevokeParams:
     The token to revoke is named ``token_jti`` because ``jti`` is the proof's own claim.
     """
     _expect(params, OP_REVOKE, frozenset({"token_jti", "txn"}))
-    jti = _optional_id(params.get("token_jti"), "token_jti", _JTI)
+    jti = _optional_id(params.get("token_jti"), "token_jti", JTI)
     txn = _optional_id(params.get("txn"), "txn", _TXN)
     if (jti is None) == (txn is None):
         raise _bad("a revoke request names exactly one of token_jti and txn")

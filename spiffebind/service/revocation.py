@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from spiffebind.clock import Clock
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.service.issuance import Issuance
 from spiffebind.service.params import revoke_params
 from spiffebind.spiffeid import IdPattern, matches_any
 from spiffebind.state.ledger import IssuedRecord
-from spiffebind.token.verify import Clock
 
 
 class Store(Protocol):
@@ -42,6 +42,12 @@ class Revoked:
 
 
 class Revocation:
+    """Revoking one token (``jti``) or a whole task (``txn``) for a signed request.
+
+    The caller must be the token's client (per the ledger) or an admin; the revocation is
+    durable before the answer and kept as long as a token it covers may still verify.
+    """
+
     def __init__(
         self,
         *,

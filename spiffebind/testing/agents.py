@@ -18,13 +18,13 @@ from typing import Any
 import grpc
 from cryptography.hazmat.primitives import serialization
 
-from spiffebind.api.errors import REASON_KEY
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.testing.spire import SpireTestBed
 from spiffebind.testing.spire_processes import as_ids
 from spiffebind.testing.svids import fetch_identity
 from spiffebind.token import SigningIdentity, sign_request
+from spiffebind.wire import REASON_KEY
 
 SEARCH = "spiffe://example.org/tools/search"
 SEARCH_POLICY = f"""rules:

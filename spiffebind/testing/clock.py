@@ -6,13 +6,16 @@ import time
 
 
 class ManualClock:
-    """Starts at the real time; set ``now`` or call :meth:`advance` to move it."""
+    """A :class:`spiffebind.clock.Clock` at ``t`` (the real time by default); set ``t`` or call
+    :meth:`advance` to move it."""
 
-    def __init__(self, now: float | None = None) -> None:
-        self.now = time.time() if now is None else now
+    __slots__ = ("t",)  # a mistyped attribute fails instead of leaving the clock unmoved
 
-    def __call__(self) -> float:
-        return self.now
+    def __init__(self, t: float | None = None) -> None:
+        self.t = time.time() if t is None else t
+
+    def now(self) -> float:
+        return self.t
 
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        self.t += seconds

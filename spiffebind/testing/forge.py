@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
 from spiffebind.errors import ConfigError
 from spiffebind.spiffeid import IdPattern
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.pki import Authority, Issued
 from spiffebind.token import StaticBundles, Verifier, VerifierSettings
 
@@ -104,14 +105,6 @@ def compact(header: Mapping[str, Any] | bytes, claims: Mapping[str, Any] | bytes
 
 
 @dataclass
-class FixedClock:
-    t: float = NOW
-
-    def now(self) -> float:
-        return self.t
-
-
-@dataclass
 class World:
     """Trust domain example.org (root R, intermediate I), federated other.org (R2), and a
     rogue root X that also calls itself example.org but is in no bundle."""
@@ -124,7 +117,7 @@ class World:
     agent: Issued
     sibling: Issued
     service: Issued
-    clock: FixedClock = field(default_factory=FixedClock)
+    clock: ManualClock = field(default_factory=lambda: ManualClock(NOW))
 
     @classmethod
     def build(cls) -> World:

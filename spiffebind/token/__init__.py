@@ -6,6 +6,7 @@ are passed in, so the daemon, the CLI and tests drive the same code.
 
 from __future__ import annotations
 
+from spiffebind.clock import Clock
 from spiffebind.token.cache import ChainCache, ReplayCache, SignatureCache
 from spiffebind.token.chain import TrustBundles, ValidatedChain, validate_chain
 from spiffebind.token.jose import MAX_TOKEN_BYTES
@@ -21,7 +22,6 @@ from spiffebind.token.svid import SigningIdentity, alg_for_key, spiffe_id_of, th
 from spiffebind.token.verify import (
     ACCESS_TOKEN_TYP,
     BundleSource,
-    Clock,
     PolicyCheck,
     RevocationCheck,
     StaticBundles,

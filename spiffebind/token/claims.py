@@ -5,18 +5,15 @@ Only shape is checked here; meaning (time, audience, binding...) comes after the
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from spiffebind.errors import Reason, RejectedError
+from spiffebind.grammar import JTI
 from spiffebind.spiffeid import parse_spiffe_id
 
 MAX_ACT_DEPTH = 16
 """Deeper ``act`` nesting is refused as malformed; policy caps real delegation far lower."""
-
-JTI = re.compile(r"[A-Za-z0-9_-]{22,128}")
-"""At least 22 base64url characters: 128 bits of randomness or more."""
 
 
 def _malformed(detail: str) -> RejectedError:

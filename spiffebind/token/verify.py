@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from cryptography import x509
 
+from spiffebind.clock import Clock
 from spiffebind.errors import ConfigError, Reason, RejectedError, TokenRejected
 from spiffebind.spiffeid import IdPattern
 from spiffebind.token.cache import ChainCache, SignatureCache
@@ -35,23 +36,23 @@ from spiffebind.token.svid import thumbprint
 ACCESS_TOKEN_TYP = "at+jwt"  # noqa: S105 - a media type, not a secret
 
 
-class Clock(Protocol):
-    def now(self) -> float:
-        """Unix time in seconds."""
-        ...
-
-
 class BundleSource(Protocol):
+    """Where the verifier finds trust: the X.509 bundles in force, read per verification."""
+
     def bundles(self) -> TrustBundles:
         """The current X.509 authorities by trust-domain name."""
         ...
 
 
 class RevocationCheck(Protocol):
+    """Whether a token, by its ``jti`` or its task ``txn``, was revoked (step 14)."""
+
     def is_revoked(self, jti: str, txn: str | None) -> bool: ...
 
 
 class PolicyCheck(Protocol):
+    """The policy in force, asked again at verification (a grant removed since issue)."""
+
     def allows(self, claims: Mapping[str, Any]) -> bool:
         """Whether the current policy still grants what the token carries."""
         ...

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from spiffebind.errors import ExchangeRejected, OAuthError, Reason
+from spiffebind.grammar import SCOPE
 from spiffebind.upstream.settings import UpstreamIssuer
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]{1,255}")
-_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]{1,256}")
 
 
 def refused(reason: Reason, detail: str) -> ExchangeRejected:
@@ -94,7 +94,7 @@ def _scopes(claims: Mapping[str, Any]) -> tuple[str, ...]:
     if scope is None and not _is_string_array(scp):
         raise refused(Reason.MALFORMED, "upstream scp must be an array of strings")
     items = tuple(scope.split()) if isinstance(scope, str) else tuple(scp)
-    if any(not _SCOPE.fullmatch(s) for s in items):
+    if any(not SCOPE.fullmatch(s) for s in items):
         raise refused(Reason.MALFORMED, "upstream scopes must be RFC 6749 scope tokens")
     return tuple(dict.fromkeys(items))
 

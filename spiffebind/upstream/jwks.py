@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from spiffebind.clock import Clock
 from spiffebind.errors import Reason, UpstreamUnavailable
-from spiffebind.token.verify import Clock
 from spiffebind.upstream.fetch import read_location
 from spiffebind.upstream.grant import refused
 

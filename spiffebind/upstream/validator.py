@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from spiffebind.clock import Clock
 from spiffebind.errors import Reason, RejectedError
-from spiffebind.token.verify import Clock
 from spiffebind.upstream.fetch import read_location
 from spiffebind.upstream.grant import UpstreamGrant, grant_from_claims, refused
 from spiffebind.upstream.introspection import Introspector

@@ -11,12 +11,12 @@ import grpc
 import pytest
 from faultkit import node
 
-from spiffebind.api.errors import REASON_KEY
 from spiffebind.testing.agents import Agent, connect, issue, trailers
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.records import sample
 from spiffebind.testing.spire import SpireTestBed
+from spiffebind.wire import REASON_KEY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

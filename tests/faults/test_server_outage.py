@@ -12,13 +12,13 @@ import grpc
 import pytest
 from faultkit import node
 
-from spiffebind.api.errors import KIND_KEY
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.testing.agents import Agent, connect, issue, trailers, verify
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.records import http_get
 from spiffebind.testing.spire import SpireTestBed
+from spiffebind.wire import KIND_KEY
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -30,7 +30,7 @@ from spiffebind.service.live_policy import LivePolicy
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.testing.attacks import InProcess
 from spiffebind.testing.attacks.worlds import POLICY
-from spiffebind.testing.forge import FixedClock
+from spiffebind.testing.clock import ManualClock
 from spiffebind.token import ReplayCache
 from spiffebind.wiring import build_parts
 
@@ -56,8 +56,8 @@ class Context:
 class HeldIdentity(BaseSource):
     """An identity source holding one fixed SVID; nothing to start or stop."""
 
-    def __init__(self, identity: Identity, clock: FixedClock) -> None:
-        super().__init__(clock.now)
+    def __init__(self, identity: Identity, clock: ManualClock) -> None:
+        super().__init__(clock)
         self._publish(identity)
 
     def start(self) -> None:
@@ -93,7 +93,7 @@ class Rig:
 def servicer_rig(world: InProcess) -> Iterator[Rig]:
     root = Path(tempfile.mkdtemp(prefix="sbr", dir="/tmp"))
     m = world.materials
-    clock = FixedClock(m.now)
+    clock = ManualClock(m.now)
     (root / "policy.yaml").write_text(POLICY)
     config = DaemonConfig(policy=root / "policy.yaml", state_dir=root / "state")
     identity = Identity(
@@ -102,7 +102,7 @@ def servicer_rig(world: InProcess) -> Iterator[Rig]:
     policy = LivePolicy(config.policy, config.max_ttl)
     revocations = RevocationStore.open(config.state_dir)
     ledger = IssuedLedger.open(config.state_dir)
-    audit = AuditLog.open(str(root / "audit.log"), clock=clock.now)
+    audit = AuditLog.open(str(root / "audit.log"), clock=clock)
     try:
         parts = build_parts(
             config,
@@ -113,7 +113,7 @@ def servicer_rig(world: InProcess) -> Iterator[Rig]:
             ledger=ledger,
             replay=ReplayCache(),
             decisions=Decisions(Metrics(CollectorRegistry()), audit, lambda: policy.policy.digest),
-            clock=clock,  # type: ignore[arg-type]
+            clock=clock,
             readiness=lambda: (True, ""),
         )
         yield Rig(parts.servicer)

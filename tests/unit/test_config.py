@@ -4,12 +4,13 @@ import pytest
 
 from spiffebind import config as cfg
 from spiffebind.errors import ConfigError
+from spiffebind.options import read_config_file
 
 
 def test_config_file_keys_are_normalised(tmp_path: Path) -> None:
     f = tmp_path / "c.yaml"
     f.write_text("socket: /tmp/x.sock\nmetrics-address: 127.0.0.1:0\n")
-    assert cfg.read_config_file(f, {"socket", "metrics_address"}) == {
+    assert read_config_file(f, {"socket", "metrics_address"}) == {
         "socket": "/tmp/x.sock",
         "metrics_address": "127.0.0.1:0",
     }
@@ -19,7 +20,7 @@ def test_unknown_config_key_is_named(tmp_path: Path) -> None:
     f = tmp_path / "c.yaml"
     f.write_text("sockett: /tmp/x.sock\n")
     with pytest.raises(ConfigError, match="unknown key 'sockett'"):
-        cfg.read_config_file(f, {"socket"})
+        read_config_file(f, {"socket"})
 
 
 @pytest.mark.parametrize("body", ["- a\n- b\n", "a: [\n"])
@@ -27,23 +28,25 @@ def test_config_file_must_be_a_mapping(tmp_path: Path, body: str) -> None:
     f = tmp_path / "c.yaml"
     f.write_text(body)
     with pytest.raises(ConfigError, match=str(f)):
-        cfg.read_config_file(f, {"a"})
+        read_config_file(f, {"a"})
 
 
 def test_missing_config_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.yaml"):
-        cfg.read_config_file(tmp_path / "nope.yaml", set())
+        read_config_file(tmp_path / "nope.yaml", set())
 
 
 def test_bundle_args() -> None:
-    assert cfg.parse_bundle_args(["example.org=/a.pem", "spiffe://other.org=/b.pem"]) == {
+    assert cfg.parse_bundle_args(
+        "--bundle", ["example.org=/a.pem", "spiffe://other.org=/b.pem"]
+    ) == {
         "example.org": Path("/a.pem"),
         "other.org": Path("/b.pem"),
     }
     with pytest.raises(ConfigError, match="TRUST_DOMAIN=PEM"):
-        cfg.parse_bundle_args(["/a.pem"])
+        cfg.parse_bundle_args("--bundle", ["/a.pem"])
     with pytest.raises(ConfigError, match="invalid trust domain"):
-        cfg.parse_bundle_args(["Bad Domain=/a.pem"])
+        cfg.parse_bundle_args("--bundle", ["Bad Domain=/a.pem"])
 
 
 @pytest.mark.parametrize(
@@ -51,19 +54,33 @@ def test_bundle_args() -> None:
     [("127.0.0.1:9090", ("127.0.0.1", 9090)), (":0", ("127.0.0.1", 0)), ("[::1]:80", ("::1", 80))],
 )
 def test_address(text: str, expected: tuple[str, int]) -> None:
-    assert cfg.parse_address(text) == expected
+    assert cfg.parse_address("--metrics-address", text) == expected
 
 
 @pytest.mark.parametrize("text", ["9090", "host:", "host:99999", "host:x"])
 def test_bad_address(text: str) -> None:
     with pytest.raises(ConfigError, match="HOST:PORT"):
-        cfg.parse_address(text)
+        cfg.parse_address("--metrics-address", text)
 
 
-def test_file_identity_needs_all_parts() -> None:
-    assert cfg.file_identity(None, None, {}) is None
+@pytest.mark.parametrize(
+    "parts",
+    [
+        {"svid": Path("a")},
+        {"svid": Path("a"), "svid_key": Path("k")},
+        {"bundles": {"example.org": Path("b")}},
+    ],
+)
+def test_file_identity_needs_all_parts(parts: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match="go together"):
-        cfg.file_identity(Path("a"), None, {})
+        cfg.validated(cfg.DaemonConfig(workload_api="unix:///x.sock", **parts))  # type: ignore[arg-type]
+
+
+def test_file_identity_with_all_parts() -> None:
+    parts = {"svid": Path("a"), "svid_key": Path("k"), "bundles": {"example.org": Path("b")}}
+    config = cfg.validated(cfg.DaemonConfig(**parts))  # type: ignore[arg-type]
+    assert config.files == cfg.FileIdentity(Path("a"), Path("k"), {"example.org": Path("b")})
+    assert cfg.DaemonConfig().files is None
 
 
 def test_workload_api_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -74,7 +91,10 @@ def test_workload_api_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
         cfg.workload_api_endpoint(None)
 
 
-@pytest.mark.parametrize(("d", "m", "s"), [(0, 10, 1), (20, 10, 1), (5, 10, 301)])
-def test_ttls_refused(d: int, m: int, s: int) -> None:
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize(
+    ("d", "m", "s", "why"),
+    [(0, 10, 1, "must be positive"), (20, 10, 1, "exceeds --max-ttl"), (5, 10, 301, "0 and 300")],
+)
+def test_ttls_refused(d: int, m: int, s: int, why: str) -> None:
+    with pytest.raises(ConfigError, match=why):
         cfg.check_ttls(d, m, s)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from spiffebind.errors import ConfigError
@@ -17,26 +19,26 @@ def test_valid_ids(value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "value",
+    ("value", "why"),
     [
-        "spiffe://example.org",
-        "spiffe://example.org/",
-        "spiffe://Example.org/a",
-        "spiffe://example.org/a/../b",
-        "spiffe://example.org/a/./b",
-        "spiffe://example.org/a//b",
-        "spiffe://example.org/a/",
-        "spiffe://example.org/a b",
-        "spiffe://exa%6dple.org/a",
-        "http://example.org/a",
-        "SPIFFE://example.org/a",
-        "spiffe://user@example.org/a",
-        "spiffe://example.org:443/a",
-        "spiffe://example.org/" + "a" * 2100,
+        ("spiffe://example.org", "no path"),
+        ("spiffe://example.org/", "invalid path segment ''"),
+        ("spiffe://Example.org/a", "invalid trust domain"),
+        ("spiffe://example.org/a/../b", "invalid path segment '..'"),
+        ("spiffe://example.org/a/./b", "invalid path segment '.'"),
+        ("spiffe://example.org/a//b", "invalid path segment ''"),
+        ("spiffe://example.org/a/", "invalid path segment ''"),
+        ("spiffe://example.org/a b", "invalid path segment 'a b'"),
+        ("spiffe://exa%6dple.org/a", "invalid trust domain"),
+        ("http://example.org/a", "must start with spiffe://"),
+        ("SPIFFE://example.org/a", "must start with spiffe://"),
+        ("spiffe://user@example.org/a", "invalid trust domain"),
+        ("spiffe://example.org:443/a", "invalid trust domain"),
+        ("spiffe://example.org/" + "a" * 2100, "not a SPIFFE ID"),
     ],
 )
-def test_invalid_ids(value: str) -> None:
-    with pytest.raises(ValueError):
+def test_invalid_ids(value: str, why: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(why)):
         parse_spiffe_id(value)
 
 

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from spiffebind.clock import Clock
 from spiffebind.errors import ConfigError
 from spiffebind.testing.forge import DROP, b64u, compact, merged, natural_alg, x5c, x5t
 from spiffebind.testing.pki import Authority, Issued
@@ -44,7 +45,7 @@ class Materials:
     """One world's parties; the baseline token is ``claims`` signed by ``signer``, bound to
     ``agent``, presented by ``agent``, for ``audience``."""
 
-    clock: Callable[[], float]
+    clock: Clock
     audience: str
     signer: Issued  # the issuer's SVID and key
     agent: Issued  # the workload a token is bound to
@@ -64,7 +65,7 @@ class Materials:
 
     @property
     def now(self) -> int:
-        return int(self.clock())
+        return int(self.clock.now())
 
     @property
     def signer_id(self) -> str:

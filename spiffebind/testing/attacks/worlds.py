@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from spiffebind.errors import TokenRejected
 from spiffebind.policy import RuleEngine, parse_policy
 from spiffebind.testing.attacks.kit import VALID, Attempt, Materials
-from spiffebind.testing.forge import AGENT_ID, ISSUERS, NOW, SERVICE_ID, FixedClock, World, compact
+from spiffebind.testing.clock import ManualClock
+from spiffebind.testing.forge import AGENT_ID, ISSUERS, NOW, SERVICE_ID, World, compact
 from spiffebind.testing.pki import Authority
 from spiffebind.token import (
     BundleSource,
@@ -57,7 +58,7 @@ class InProcess:
         return Verifier(
             settings,
             bundles=bundles or StaticBundles(self.bundles),
-            clock=FixedClock(m.now),
+            clock=ManualClock(m.now),
             revocation=revocation,
             policy=RuleEngine(parse_policy(POLICY), m.max_lifetime),
         )
@@ -74,7 +75,7 @@ def in_process(world: World | None = None) -> InProcess:
         ec.generate_private_key(ec.SECP256R1()),
     )
     materials = Materials(
-        clock=lambda: NOW,
+        clock=ManualClock(NOW),
         audience=SERVICE_ID,
         signer=w.signer,
         agent=w.agent,

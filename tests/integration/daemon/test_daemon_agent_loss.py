@@ -13,12 +13,12 @@ import grpc
 import pytest
 from daemonkit import Agents, connect, issue, own_daemon, trailers, verify
 
-from spiffebind.api.errors import KIND_KEY
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
+from spiffebind.wire import KIND_KEY
 
 pytestmark = pytest.mark.integration
 

@@ -4,8 +4,8 @@ it is presented, and the raw gRPC view of a refusal."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, cast
 
 import grpc
 from exchangesetup import ALICE, ALICE_SECRET, DAEMON_ID, SEARCH
@@ -60,6 +60,6 @@ def grpc_failure(call: Callable[[], object]) -> tuple[grpc.StatusCode, dict[str,
     try:
         call()
     except grpc.RpcError as exc:
-        trailing = {str(k): str(v) for k, v in exc.trailing_metadata() or ()}  # type: ignore[attr-defined]
-        return exc.code(), trailing, exc.details()  # type: ignore[attr-defined]
+        metadata = cast(Iterable[tuple[str, str]], exc.trailing_metadata() or ())
+        return exc.code(), {str(k): str(v) for k, v in metadata}, exc.details() or ""
     raise AssertionError("the call succeeded")

@@ -55,6 +55,7 @@ def test_registered_id_and_bundles(
     spire: SpireTestBed, source: WorkloadApiSource, federated_ca: Authority
 ) -> None:
     identity = wait_for(lambda: _with_jwt(source), timeout=15, what="an SVID with JWT bundles")
+    assert identity is not None
 
     assert identity.spiffe_id == ME
     server_roots = x509.load_pem_x509_certificates(spire.server.bundle_pem())
@@ -72,10 +73,13 @@ def test_rotation_reaches_subscribers(source: WorkloadApiSource) -> None:
     first = source.wait_ready(15)
 
     rotated = wait_for(lambda: _next_leaf(seen, first), timeout=3 * SVID_TTL, what="a rotated SVID")
+    assert rotated is not None
 
     assert rotated.spiffe_id == ME
     assert rotated.not_after > first.not_after
-    assert source.current().chain[0] == rotated.chain[0]
+    current = source.current()
+    assert current is not None
+    assert current.chain[0] == rotated.chain[0]
 
 
 def test_agent_loss_serves_last_svid_until_expiry_then_recovers(

@@ -14,16 +14,19 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeAlias, cast
 
 import grpc
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
+from spiffebind.clock import SYSTEM_CLOCK
 from spiffebind.identity.pem import read_certificates
 from spiffebind.testing.attacks import VALID, Attempt, Materials
 from spiffebind.testing.attacks.envoy import answer_verdict, envoy_request
@@ -43,7 +46,7 @@ REASON = "spiffebind-reason"
 SERVER_FAULTS = (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN)
 
 Stub = spiffebind_pb2_grpc.TokenServiceStub
-AuthzStub = external_auth_pb2_grpc.AuthorizationStub
+AuthzStub: TypeAlias = external_auth_pb2_grpc.AuthorizationStub
 
 
 @contextmanager
@@ -53,7 +56,8 @@ def connect(socket: Path) -> Iterator[Stub]:
 
 
 def _issued(identity: SigningIdentity) -> Issued:
-    return Issued(identity.chain[0], identity.key, tuple(identity.chain[1:]))
+    key = cast(CertificateIssuerPrivateKeyTypes, identity.key)  # SPIRE's SVID keys are EC
+    return Issued(identity.chain[0], key, tuple(identity.chain[1:]))
 
 
 def register_parties(spire: SpireTestBed) -> list[SigningIdentity]:
@@ -92,7 +96,7 @@ def real_materials(spire: SpireTestBed, daemon: DaemonProcess, stub: Stub) -> Ma
     )
     issued = stub.IssueToken(pb.IssueTokenRequest(signed_request=proof), timeout=10)
     return Materials(
-        clock=time.time,
+        clock=SYSTEM_CLOCK,
         audience=SEARCH,
         signer=_issued(signer),
         agent=_issued(agents[0]),
@@ -149,8 +153,8 @@ def status_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:
     try:
         call()
     except grpc.RpcError as exc:
-        trailing = dict(exc.trailing_metadata() or ())  # type: ignore[attr-defined]
-        return exc.code(), str(trailing.get(REASON, exc.details()))  # type: ignore[attr-defined]
+        trailing = dict(cast(Iterable[tuple[str, str]], exc.trailing_metadata() or ()))
+        return exc.code(), str(trailing.get(REASON, exc.details()))
     return grpc.StatusCode.OK, VALID
 
 

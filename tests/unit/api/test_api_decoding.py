@@ -13,8 +13,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from spiffebind.api.errors import KIND_KEY, REASON_KEY
 from spiffebind.api.interceptors import DecodingInterceptor
+from spiffebind.wire import KIND_KEY, REASON_KEY
 
 CHECK = "/grpc.health.v1.Health/Check"
 NOT_UTF8_SERVICE_NAME = b"\x0a\x02\xff\xfe"

@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass
 
 from spiffebind.api.jwks import PublishedKeys
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.pki import Authority
 from spiffebind.token import SigningIdentity
 
 NOW = 1_900_000_000
 ID = "spiffe://example.org/spiffebind/node-1"
-
-
-@dataclass
-class Clock:
-    value: float = NOW
-
-    def now(self) -> float:
-        return self.value
 
 
 def _identity(root: Authority, ttl: dt.timedelta) -> SigningIdentity:
@@ -33,7 +25,7 @@ def _kids(keys: PublishedKeys) -> list[str]:
 
 def test_rotation_keeps_the_previous_key_until_it_expires() -> None:
     root = Authority.root("example.org", now=dt.datetime.fromtimestamp(NOW, dt.UTC))
-    clock = Clock()
+    clock = ManualClock(NOW)
     keys = PublishedKeys(clock)
     assert _kids(keys) == []
     first = _identity(root, dt.timedelta(minutes=5))
@@ -43,7 +35,7 @@ def test_rotation_keeps_the_previous_key_until_it_expires() -> None:
     second = _identity(root, dt.timedelta(minutes=30))
     keys.update(second)
     assert _kids(keys) == [second.kid, first.kid]
-    clock.value = first.chain[0].not_valid_after_utc.timestamp()
+    clock.t = first.chain[0].not_valid_after_utc.timestamp()
     assert _kids(keys) == [second.kid]
     third = _identity(root, dt.timedelta(minutes=60))
     keys.update(third)

@@ -19,20 +19,16 @@ from spiffebind.observe.metrics import Metrics
 from spiffebind.service.ext_authz import ExtAuthz
 from spiffebind.service.ext_authz_routes import ExtAuthzSettings, Route
 from spiffebind.spiffeid import IdPattern
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.envoy import check_request
 from spiffebind.token import StaticBundles, Verifier, VerifierSettings
-
-
-class _Clock:
-    def now(self) -> float:
-        return 1_900_000_000.0
 
 
 def _server(socket: Path, metrics: Metrics, sink: MemorySink) -> ExtAuthzServer:
     verifier = Verifier(
         VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
         bundles=StaticBundles({}),
-        clock=_Clock(),
+        clock=ManualClock(1_900_000_000.0),
     )
     routes = (Route("spiffe://example.org/tools/search", prefix="/search/", tool="search"),)
     authz = ExtAuthz(verifier, ExtAuthzSettings(routes=routes))

@@ -74,7 +74,7 @@ def _source(
         max_ttl=3600,
         request_window=60,
         started=990.0,
-        clock=clock,
+        clock=clock.now,
     )
     clock.advance(2.5)
     return source

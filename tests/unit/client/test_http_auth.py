@@ -12,7 +12,6 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -226,14 +225,22 @@ class FakeAdapter(BaseAdapter):
         super().__init__()
         self._tool = tool
 
-    def send(self, request: requests.PreparedRequest, **options: Any) -> requests.Response:
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
         body = request.body if isinstance(request.body, bytes) else b""
         status, headers = self._tool.judge(request.headers.get("Authorization", ""), body)
         response = requests.Response()
         response.status_code, response.request, response.url = status, request, request.url or ""
         response.headers.update(headers)
         response._content = b"{}"
-        response.connection = self
+        response.connection = self  # type: ignore[assignment]  # HTTPAdapter sets itself here
         return response
 
     def close(self) -> None:

@@ -131,7 +131,7 @@ def test_deleted_file_keeps_identity(files: Files, source: FileSource) -> None:
 def test_expiry_on_the_injected_clock(files: Files) -> None:
     clock = ManualClock()
     source = files.source(clock)
-    clock.now = source.current().not_after
+    clock.t = source.current().not_after
 
     assert not source.health().ready
     with pytest.raises(IdentityError, match="expired"):

@@ -107,14 +107,14 @@ def test_expired_svid_is_not_ready_even_while_still_held(
     held = source.wait_ready(5)
     api.fail(grpc.StatusCode.UNAVAILABLE)
 
-    clock.now = held.not_after
+    clock.t = held.not_after
     health = source.health()
     assert not health.ready
     assert "expired" in health.reason
     with pytest.raises(IdentityError, match="expired"):
         source.current()
 
-    clock.now = held.not_after - 1
+    clock.t = held.not_after - 1
     assert source.current() is held
 
 

@@ -31,7 +31,13 @@ DOCUMENTED = {
     "scope", "txn", "jti", "signer", "method", "path", "tool", "peer_x5t", "latency",
 }  # fmt: skip
 T = 1795886139.123456  # 2026-11-28T17:15:39.123456Z
-_TYPES = {"string": str, "array": list, "object": dict, "null": type(None), "number": (int, float)}
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "string": str,
+    "array": list,
+    "object": dict,
+    "null": type(None),
+    "number": (int, float),
+}
 
 
 def _validate(value: Any, schema: dict[str, Any], where: str = "$") -> None:
@@ -73,7 +79,7 @@ def test_fields_are_exactly_the_documented_set() -> None:
 @pytest.mark.parametrize("forbidden", ["token", "signature", "key", "access_token"])
 def test_secret_fields_cannot_be_passed(forbidden: str) -> None:
     with pytest.raises(TypeError):
-        AuditEvent(event=EventKind.ISSUE, decision=Decision.ALLOW, **{forbidden: "x"})
+        AuditEvent(event=EventKind.ISSUE, decision=Decision.ALLOW, **{forbidden: "x"})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -88,9 +94,9 @@ def test_non_string_values_are_refused(values: dict[str, Any]) -> None:
 
 def test_unknown_event_and_decision_are_refused() -> None:
     with pytest.raises(ValueError, match="upload"):
-        AuditEvent(event="upload", decision="allow")
+        AuditEvent(event="upload", decision="allow")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="maybe"):
-        AuditEvent(event="verify", decision="maybe")
+        AuditEvent(event=EventKind.VERIFY, decision="maybe")  # type: ignore[arg-type]
 
 
 def test_a_full_event_encodes_as_documented() -> None:
@@ -117,14 +123,18 @@ def test_a_minimal_event_has_every_key_empty() -> None:
 
 def test_lone_surrogates_and_controls_do_not_crash() -> None:
     raw = encode(
-        AuditEvent(event="verify", decision="deny", sub="\ud800\x00\u202e"), time=T, prev=ZERO
+        AuditEvent(event=EventKind.VERIFY, decision=Decision.DENY, sub="\ud800\x00\u202e"),
+        time=T,
+        prev=ZERO,
     )
     assert raw.isascii()
     assert json.loads(raw)["sub"] == "\\ud800\x00\u202e"
 
 
 def test_huge_values_are_capped() -> None:
-    event = AuditEvent(event="verify", decision="deny", sub="x" * 100_000, aud=["a"] * 1000)
+    event = AuditEvent(
+        event=EventKind.VERIFY, decision=Decision.DENY, sub="x" * 100_000, aud=["a"] * 1000
+    )
     line = _line(event)
     _validate(line, EVENT_SCHEMA)
     assert line["sub"] == "x" * (MAX_CHARS - 3) + "..."
@@ -141,7 +151,9 @@ def test_huge_values_are_capped() -> None:
     ids=["compact_jws", "pem_private_key", "truncated_pem"],
 )
 def test_token_or_key_shaped_text_is_redacted(leak: str) -> None:
-    line = _line(AuditEvent(event="verify", decision="deny", sub=f"before {leak} after"))
+    line = _line(
+        AuditEvent(event=EventKind.VERIFY, decision=Decision.DENY, sub=f"before {leak} after")
+    )
     assert line["sub"] in {f"before {REDACTED} after", f"before {REDACTED}"}
 
 
@@ -154,7 +166,9 @@ def test_token_or_key_shaped_text_is_redacted(leak: str) -> None:
 def test_any_text_encodes_to_a_valid_line(
     text: str, items: list[str], latency: float | None
 ) -> None:
-    event = AuditEvent(event="exchange", decision="error", sub=text, act=items, latency=latency)
+    event = AuditEvent(
+        event=EventKind.EXCHANGE, decision=Decision.ERROR, sub=text, act=items, latency=latency
+    )
     _validate(_line(event), EVENT_SCHEMA)
 
 

@@ -102,7 +102,9 @@ def test_a_long_last_line_is_found(tmp_path: Path) -> None:
     path = tmp_path / "audit.log"
     log = AuditLog.open(str(path))
     for _ in range(3):
-        log.record(AuditEvent(event="verify", decision="deny", act=["x" * 2000] * 60))
+        log.record(
+            AuditEvent(event=EventKind.VERIFY, decision=Decision.DENY, act=["x" * 2000] * 60)
+        )
     log.close()
     log = AuditLog.open(str(path))
     log.record(_event())
@@ -172,7 +174,7 @@ def test_stdout_gets_a_fresh_chain(capsys: pytest.CaptureFixture[str]) -> None:
 def test_hostile_values_reach_a_text_stream() -> None:
     stream = io.StringIO()
     log = AuditLog(StreamSink(stream))
-    log.record(AuditEvent(event="verify", decision="deny", sub="\udfff" * 5000))
+    log.record(AuditEvent(event=EventKind.VERIFY, decision=Decision.DENY, sub="\udfff" * 5000))
     assert verify_chain(line.encode() for line in stream.getvalue().splitlines()).count == 1
 
 

@@ -220,12 +220,12 @@ def test_a_refused_verification_counts_its_reason(harness: Harness, reason: Reas
 
 def test_introspection_is_audited_but_not_counted(harness: Harness, issued: Issued) -> None:
     verified = VerifiedToken(issued.minted.claims, (AGENT,), SIGNER)
-    moved = harness.moved(
-        lambda: (
-            harness.decisions.introspected(verified, None),
-            harness.decisions.introspected(None, TokenRejected(Reason.EXPIRED, "old")),
-        )
-    )
+
+    def introspect_twice() -> None:
+        harness.decisions.introspected(verified, None)
+        harness.decisions.introspected(None, TokenRejected(Reason.EXPIRED, "old"))
+
+    moved = harness.moved(introspect_twice)
 
     assert moved == {}
     allow, deny = harness.sink.events()

@@ -13,9 +13,10 @@ from spiffebind.observe.decisions import Decisions
 from spiffebind.observe.metrics import Metrics
 from spiffebind.policy import Decision
 from spiffebind.service.exchange import Exchanged
-from spiffebind.service.params import ACCESS_TOKEN_TYPE, ExchangeParams
+from spiffebind.service.params import ExchangeParams
 from spiffebind.testing.pki import Authority
 from spiffebind.token import SignedRequest, SigningIdentity, mint
+from spiffebind.wire import ACCESS_TOKEN_TYPE
 
 SIGNER = "spiffe://example.org/spiffebind/node-1"
 PLANNER = "spiffe://example.org/agents/planner"

@@ -13,16 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
+import kubernetes_validate
 import pytest
 import yaml
 
-from spiffebind.config import read_config_file
+from spiffebind.config import DaemonConfig
+from spiffebind.options import file_keys, read_config_file
 from spiffebind.policy.load import parse_policy
-
-helm = pytest.importorskip("helm_python", reason="helm-python-sdk (dev extra) is not installed")
-kubernetes_validate = pytest.importorskip(
-    "kubernetes_validate", reason="kubernetes-validate (dev extra) is not installed"
-)
 
 ROOT = Path(__file__).resolve().parents[3]
 CHART = ROOT / "helm" / "spiffebind"
@@ -197,9 +195,8 @@ def test_rendered_files_are_accepted_by_the_daemon(chart: Any, values: Doc, tmp_
 
     docs = _render(chart, values)
     data = _one(docs, "ConfigMap")["data"]
-    options = {p.name for p in run.params if p.name and p.name != "config"}
     (tmp_path / "config.yaml").write_text(data["config.yaml"])
-    assert read_config_file(tmp_path / "config.yaml", options)
+    assert read_config_file(tmp_path / "config.yaml", file_keys(DaemonConfig))
     parse_policy(data["policy.yaml"])
     flags = {p for param in run.params for p in param.opts}
     args = _container(_daemon(docs))["args"]

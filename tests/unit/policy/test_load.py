@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from spiffebind.errors import PolicyError
-from spiffebind.policy import Policy, Rule, load_file, parse_policy
+from spiffebind.policy import Rule, parse_policy
 from spiffebind.spiffeid import IdPattern
 
 GOOD = """\
@@ -219,24 +218,3 @@ def test_invalid_utf8_is_refused() -> None:
     refused_bytes = b"rules: []\n# \xff\n"
     with pytest.raises(PolicyError):
         parse_policy(refused_bytes)
-
-
-def test_load_file_names_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "policy.yaml"
-    path.write_text(GOOD.replace("max_ttl: 300", "max_ttl: soon"))
-    with pytest.raises(PolicyError) as info:
-        load_file(path)
-    assert str(path) in str(info.value)
-    assert (info.value.rule, info.value.key) == ("research-reads-search", "max_ttl")
-
-
-def test_load_file_reads_bytes(tmp_path: Path) -> None:
-    path = tmp_path / "policy.yaml"
-    path.write_bytes(GOOD.encode())
-    assert load_file(path) == parse_policy(GOOD)
-    assert isinstance(load_file(path), Policy)
-
-
-def test_load_file_missing(tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match=r"missing\.yaml"):
-        load_file(tmp_path / "missing.yaml")

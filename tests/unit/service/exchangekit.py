@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from servicekit import FixedClock, MemoryLedger, MemoryRevocations, StaticSource
+from servicekit import MemoryLedger, MemoryRevocations, StaticSource
 
 from spiffebind.identity.source import Identity
 from spiffebind.service.exchange import Exchange
 from spiffebind.service.issuance import Issuance, Limits
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.spiffeid import IdPattern
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.fake_oauth import FakeOAuthIssuer
 from spiffebind.testing.pki import Authority, Issued
 from spiffebind.token import (
@@ -72,7 +73,7 @@ class ExchangeWorld:
     research: Issued
     outsider: Issued
     upstream: FakeOAuthIssuer
-    clock: FixedClock
+    clock: ManualClock
     ledger: MemoryLedger
     revocations: MemoryRevocations
     issuance: Issuance
@@ -83,7 +84,7 @@ class ExchangeWorld:
     def build(cls, policy_dir: Path, fetch: Fetch | None = None) -> ExchangeWorld:
         """``fetch`` replaces the upstream issuer's JWKS endpoint (default: it answers)."""
         root = Authority.root(TD, now=dt.datetime.fromtimestamp(NOW, dt.UTC))
-        clock, ledger, revocations = FixedClock(), MemoryLedger(), MemoryRevocations()
+        clock, ledger, revocations = ManualClock(NOW), MemoryLedger(), MemoryRevocations()
         daemon = root.issue(DAEMON_ID)
         source = StaticSource(
             Identity(

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from spiffebind.service.ext_authz import ExtAuthz, HttpCheck
 from spiffebind.service.ext_authz_routes import ExtAuthzSettings, Route
 from spiffebind.spiffeid import IdPattern
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.envoy import envoy_url_encode
 from spiffebind.testing.pki import Authority, Issued
 from spiffebind.token import SigningIdentity, StaticBundles, Verifier, VerifierSettings, mint
@@ -30,14 +31,6 @@ ROUTES = (
 
 
 @dataclass
-class Clock:
-    t: float = NOW
-
-    def now(self) -> float:
-        return self.t
-
-
-@dataclass
 class Revoked:
     jtis: set[str] = field(default_factory=set)
 
@@ -51,7 +44,7 @@ class Kit:
     agent: Issued
     other: Issued
     bundles: Mapping[str, list[Any]]
-    clock: Clock = field(default_factory=Clock)
+    clock: ManualClock = field(default_factory=lambda: ManualClock(NOW))
     revoked: Revoked = field(default_factory=Revoked)
 
     @classmethod

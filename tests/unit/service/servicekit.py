@@ -15,6 +15,7 @@ from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.revocation import Revocation
 from spiffebind.spiffeid import IdPattern
 from spiffebind.state import IssuedRecord
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.pki import Authority, Issued
 from spiffebind.token import ReplayCache, SigningIdentity, sign_request
 
@@ -37,19 +38,11 @@ POLICY = f"""rules:
 """
 
 
-@dataclass
-class FixedClock:
-    value: float = NOW
-
-    def now(self) -> float:
-        return self.value
-
-
 class StaticSource(BaseSource):
     """One identity, held from the start; readiness judged on the world's clock."""
 
-    def __init__(self, identity: Identity, clock: FixedClock) -> None:
-        super().__init__(clock.now)
+    def __init__(self, identity: Identity, clock: ManualClock) -> None:
+        super().__init__(clock)
         self._publish(identity)
 
     def start(self) -> None:
@@ -104,7 +97,7 @@ class World:
     agent: Issued
     other: Issued
     admin: Issued
-    clock: FixedClock
+    clock: ManualClock
     ledger: MemoryLedger
     revocations: MemoryRevocations
     issuance: Issuance
@@ -114,7 +107,7 @@ class World:
     def build(cls, policy_dir: Path) -> World:
         root = Authority.root(TD, now=dt.datetime.fromtimestamp(NOW, dt.UTC))
         daemon = root.issue(DAEMON_ID)
-        clock, ledger, revocations = FixedClock(), MemoryLedger(), MemoryRevocations()
+        clock, ledger, revocations = ManualClock(NOW), MemoryLedger(), MemoryRevocations()
         identity = Identity(
             chain=tuple(daemon.chain), private_key=daemon.key, x509_bundles={TD: (root.cert,)}
         )

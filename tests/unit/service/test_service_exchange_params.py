@@ -8,14 +8,9 @@ import pytest
 
 from spiffebind.client.core import TokenRequest
 from spiffebind.errors import Reason, RequestRejected
-from spiffebind.service.params import (
-    ACCESS_TOKEN_TYPE,
-    JWT_TOKEN_TYPE,
-    ExchangeParams,
-    exchange_params,
-    issue_params,
-)
+from spiffebind.service.params import ExchangeParams, exchange_params, issue_params
 from spiffebind.token.proof import subject_token_sha256
+from spiffebind.wire import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE
 
 SEARCH = "spiffe://example.org/tools/search"
 RESEARCH = "spiffe://example.org/agents/research"

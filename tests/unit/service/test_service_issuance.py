@@ -135,7 +135,7 @@ def test_proof_checks_use_the_daemons_own_id_and_clock(world: World) -> None:
 
 def test_no_issuance_once_the_daemons_svid_has_expired(world: World) -> None:
     proof = world.issue_proof(world.agent)
-    world.clock.value = world.daemon.cert.not_valid_after_utc.timestamp()
+    world.clock.t = world.daemon.cert.not_valid_after_utc.timestamp()
 
     with pytest.raises(IdentityError):
         world.issuance.issue(proof)

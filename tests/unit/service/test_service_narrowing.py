@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from spiffebind.errors import ExchangeRejected, OAuthError, Reason
 from spiffebind.service.narrowing import Subject, narrow
-from spiffebind.service.params import ACCESS_TOKEN_TYPE, ExchangeParams
+from spiffebind.service.params import ExchangeParams
+from spiffebind.wire import ACCESS_TOKEN_TYPE
 
 NOW = 1_900_000_000
 USER = "spiffe://example.org/users/alice"

@@ -21,6 +21,7 @@ from spiffebind.service.params import (
     revoke_params,
 )
 
+JTI = "Zm9vYmFyLWJhei1xdXV4LTAx"
 SEARCH = "spiffe://example.org/tools/search"
 ISSUE = {"op": "issue", "audience": SEARCH}
 
@@ -116,10 +117,10 @@ def test_issue_defect_is_malformed(defect: str) -> None:
 
 
 def test_revoke_names_a_token_or_a_task() -> None:
-    by_token = revoke_params({"op": "revoke", "token_jti": "abc_-1"})
+    by_token = revoke_params({"op": "revoke", "token_jti": JTI})
     by_task = revoke_params({"op": "revoke", "txn": "task-42"})
 
-    assert (by_token.jti, by_token.txn) == ("abc_-1", None)
+    assert (by_token.jti, by_token.txn) == (JTI, None)
     assert (by_task.jti, by_task.txn) == (None, "task-42")
 
 
@@ -128,7 +129,10 @@ REVOKE_DEFECTS: dict[str, dict[str, Any]] = {
     "neither": {"op": "revoke"},
     "both": {"op": "revoke", "token_jti": "abc", "txn": "task-42"},
     "jti-is-the-proofs-own-claim": {"op": "revoke", "jti": "abc"},
-    "token-jti-not-base64url": {"op": "revoke", "token_jti": "abc=="},
+    "token-jti-not-base64url": {"op": "revoke", "token_jti": JTI[:-2] + "=="},
+    # shorter than any jti the daemon mints (token-profile: 22 to 128 base64url characters)
+    "token-jti-too-short": {"op": "revoke", "token_jti": "abc_-1"},
+    "token-jti-too-long": {"op": "revoke", "token_jti": "a" * 129},
     "token-jti-number": {"op": "revoke", "token_jti": 7},
     "txn-space": {"op": "revoke", "txn": "task 42"},
     "audience-is-not-a-revoke-parameter": {"op": "revoke", "txn": "t", "audience": SEARCH},
@@ -140,7 +144,7 @@ def test_revoke_defect_is_malformed(defect: str) -> None:
     _malformed(REVOKE_DEFECTS[defect], revoke_params)
 
 
-@pytest.mark.parametrize(("jti", "txn"), [("Zm9vYmFy", None), (None, "task-42")])
+@pytest.mark.parametrize(("jti", "txn"), [(JTI, None), (None, "task-42")])
 def test_sdk_revoke_parameters_are_what_the_daemon_reads(jti: str | None, txn: str | None) -> None:
     parsed = revoke_params(client_revoke_params(jti, txn))
 

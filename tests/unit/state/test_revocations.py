@@ -6,19 +6,14 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import pytest
 
 from spiffebind.errors import StateError
 from spiffebind.state import RevocationStore
+from spiffebind.token import RevocationCheck
 
 FOREVER = 4_000_000_000.0
-
-
-@runtime_checkable
-class RevocationCheck(Protocol):
-    def is_revoked(self, jti: str, txn: str | None) -> bool: ...
 
 
 @pytest.fixture
@@ -31,8 +26,12 @@ def reopened(state_dir: Path) -> RevocationStore:
     return RevocationStore.open(state_dir)
 
 
-def test_satisfies_the_verifiers_protocol(store: RevocationStore) -> None:
-    assert isinstance(store, RevocationCheck)
+def test_answers_the_verifiers_revocation_check(store: RevocationStore) -> None:
+    """The verifier's own protocol: mypy checks the assignment (``make lint`` types tests)."""
+    check: RevocationCheck = store
+    store.revoke_txn("t1", FOREVER)
+
+    assert (check.is_revoked("j1", "t1"), check.is_revoked("j1", None)) == (True, False)
 
 
 def test_revoke_jti_and_txn(store: RevocationStore) -> None:
@@ -160,6 +159,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from spiffebind.state import RevocationStore
+from spiffebind.token import RevocationCheck
 
 store = RevocationStore.open(Path(sys.argv[1]))
 i = int(sys.argv[2])

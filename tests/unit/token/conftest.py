@@ -3,7 +3,9 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from tokenkit import FixedClock, World
+from tokenkit import NOW, World
+
+from spiffebind.testing.clock import ManualClock
 
 
 @pytest.fixture(scope="session")
@@ -14,4 +16,4 @@ def pki() -> World:
 @pytest.fixture
 def world(pki: World) -> World:
     """The session's PKI with a fresh clock at NOW for each test."""
-    return dataclasses.replace(pki, clock=FixedClock())
+    return dataclasses.replace(pki, clock=ManualClock(NOW))

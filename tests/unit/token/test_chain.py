@@ -10,10 +10,12 @@ from tokenkit import AGENT_ID, NOW, TD, World
 
 from spiffebind.errors import Reason, RejectedError
 from spiffebind.testing.pki import Issued
-from spiffebind.token.chain import ValidatedChain, validate_chain
+from spiffebind.token.chain import TrustBundles, ValidatedChain, validate_chain
 
 
-def _validate(world: World, issued: Issued, *, now: float = NOW, bundles=None) -> ValidatedChain:  # type: ignore[no-untyped-def]
+def _validate(
+    world: World, issued: Issued, *, now: float = NOW, bundles: TrustBundles | None = None
+) -> ValidatedChain:
     return validate_chain(
         issued.cert,
         issued.parents,
@@ -66,8 +68,9 @@ def test_ca_rotated_out_of_bundle(world: World) -> None:
 
 
 def test_missing_intermediate_and_hint(world: World) -> None:
-    with pytest.raises(RejectedError):
+    with pytest.raises(RejectedError) as info:
         validate_chain(world.agent.cert, [], world.bundles, NOW, Reason.PRESENTER_MISMATCH)
+    assert info.value.reason is Reason.PRESENTER_MISMATCH
     chain = validate_chain(
         world.agent.cert, [world.inter.cert], world.bundles, NOW, Reason.PRESENTER_MISMATCH
     )
@@ -110,5 +113,6 @@ def test_ed25519_leaf_is_validated_by_our_last_link(
         assert _rejected(world, ed25519_leaves[name]), name
     assert _rejected(world, ed25519_leaves["under-intermediate"], now=NOW + 7200)
     leaf = ed25519_leaves["under-intermediate"]
-    with pytest.raises(RejectedError):
+    with pytest.raises(RejectedError) as info:
         validate_chain(leaf.cert, [], world.bundles, NOW, Reason.UNTRUSTED_SIGNER)
+    assert info.value.reason is Reason.UNTRUSTED_SIGNER

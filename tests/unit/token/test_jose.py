@@ -73,8 +73,9 @@ def test_malformed(defect: str) -> None:
 def test_non_canonical_trailing_bits() -> None:
     # "QQ" is b"A"; "QR" decodes to the same byte but is not its canonical encoding.
     assert b64url_decode(b"QQ") == b"A"
-    with pytest.raises(RejectedError):
+    with pytest.raises(RejectedError) as info:
         b64url_decode(b"QR")
+    assert info.value.reason is Reason.MALFORMED
 
 
 def test_size_checked_before_decoding() -> None:

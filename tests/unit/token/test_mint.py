@@ -11,7 +11,7 @@ import pytest
 from tokenkit import AGENT_ID, NOW, SERVICE_ID, SIGNER_ID, World, x5c, x5t
 
 from spiffebind.errors import IdentityError, Reason, RequestRejected
-from spiffebind.testing.pki import Issued
+from spiffebind.testing.pki import Issued, KeyType
 from spiffebind.token import MintedToken, SigningIdentity, mint
 from spiffebind.token.jose import parse_compact
 
@@ -152,7 +152,7 @@ def test_agent_cert_must_be_an_svid(world: World) -> None:
     assert info.value.reason is Reason.UNTRUSTED_SIGNER
 
 
-KEY_TYPES = ["ec-p256", "ec-p384", "rsa-2048", "ed25519"]
+KEY_TYPES: list[KeyType] = ["ec-p256", "ec-p384", "rsa-2048", "ed25519"]
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from spiffebind.token import (
     check_request,
     sign_request,
 )
+from spiffebind.token.proof import SignedRequest
 
 DAEMON_ID = SIGNER_ID
 PARAMS = {"audience": "spiffe://example.org/tools/search", "scopes": ["search:read"], "ttl": 60}
@@ -35,7 +36,9 @@ def _forge(world: World, claims: dict[str, Any], *, key: Any = None, **header: A
     return f"{signing_input}.{b64u(raw_sign(key or world.agent.key, signing_input.encode()))}"
 
 
-def _check(world: World, proof: str, *, now: float = NOW, replay: ReplayCache | None = None):  # type: ignore[no-untyped-def]
+def _check(
+    world: World, proof: str, *, now: float = NOW, replay: ReplayCache | None = None
+) -> SignedRequest:
     return check_request(
         proof,
         daemon_id=DAEMON_ID,
@@ -76,7 +79,7 @@ def test_replay_is_refused(world: World) -> None:
 
 def test_same_jti_from_two_callers_is_not_a_replay(world: World) -> None:
     replay = ReplayCache()
-    fixed = {"random_bytes": lambda n: b"\x01" * n}
+    fixed: dict[str, Any] = {"random_bytes": lambda n: b"\x01" * n}
     assert _reason(world, _sign(world, **fixed), replay=replay) == "valid"
     assert _reason(world, _sign(world, world.service, **fixed), replay=replay) == "valid"
 

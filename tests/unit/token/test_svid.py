@@ -53,8 +53,9 @@ def test_spiffe_id_of_rejects_defect(world: World, defect: dict[str, object]) ->
 
 
 def test_ca_certificate_is_not_an_svid(world: World) -> None:
-    with pytest.raises(RejectedError):
+    with pytest.raises(RejectedError) as info:
         spiffe_id_of(world.inter.cert, Reason.UNTRUSTED_SIGNER)
+    assert info.value.reason is Reason.UNTRUSTED_SIGNER
 
 
 def test_thumbprint_is_rfc8705(world: World) -> None:

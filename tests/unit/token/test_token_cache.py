@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from typing import Any
 
 import pytest
 from tokenkit import AGENT_ID, ISSUERS, NOW, SERVICE_ID, SIGNER_ID, TD, World
 
 from spiffebind.errors import TokenRejected
-from spiffebind.token import ReplayCache, SignatureCache, VerifierSettings
+from spiffebind.token import ReplayCache, SignatureCache, Verifier, VerifierSettings
 from spiffebind.token.cache import Lru
 
 
@@ -54,10 +55,10 @@ def test_replay_cache_full_refuses_new_keys_until_entries_expire() -> None:
     assert cache.first_use("c", until=NOW + 30, now=NOW + 11)  # "a" expired
 
 
-def _verify(world: World, verifier, token: str, **kwargs):  # type: ignore[no-untyped-def]
+def _verify(world: World, verifier: Verifier, token: str, **kwargs: Any) -> str:
     args = {"audience": SERVICE_ID, "presented_chain": [world.agent.cert], **kwargs}
     try:
-        return verifier.verify(token, **args).claims["sub"]
+        return str(verifier.verify(token, **args).claims["sub"])
     except TokenRejected as exc:
         return exc.reason.value
 

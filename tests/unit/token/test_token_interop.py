@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Literal
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -14,16 +15,20 @@ from spiffe import JwtSvid
 from spiffe.svid.errors import InvalidTypeError, JwtSvidError
 from tokenkit import AGENT_ID, NOW, SERVICE_ID, SIGNER_ID, World
 
-from spiffebind.testing.pki import Issued
+from spiffebind.testing.pki import Issued, KeyType
 from spiffebind.token import SigningIdentity, mint
 
-KEYS = {"ec-p256": ("EC", "ES256"), "ec-p384": ("EC", "ES384"), "rsa-2048": ("RSA", "RS256")}
-KEYS["ed25519"] = ("OKP", "EdDSA")
+KEYS: dict[KeyType, tuple[Literal["EC", "RSA", "OKP"], str]] = {
+    "ec-p256": ("EC", "ES256"),
+    "ec-p384": ("EC", "ES384"),
+    "rsa-2048": ("RSA", "RS256"),
+    "ed25519": ("OKP", "EdDSA"),
+}
 
 
 @pytest.fixture(scope="module")
 def signers(pki: World) -> dict[str, Issued]:
-    return {kt: pki.inter.issue(SIGNER_ID, key_type=kt) for kt in KEYS}  # type: ignore[arg-type]
+    return {kt: pki.inter.issue(SIGNER_ID, key_type=kt) for kt in KEYS}
 
 
 def _token(world: World, signer: Issued) -> str:
@@ -40,7 +45,7 @@ def _token(world: World, signer: Issued) -> str:
 
 @pytest.mark.parametrize("key_type", list(KEYS))
 def test_joserfc_verifies_with_the_x5c_leaf_key(
-    world: World, signers: dict[str, Issued], key_type: str
+    world: World, signers: dict[str, Issued], key_type: KeyType
 ) -> None:
     kty, alg = KEYS[key_type]
     signer = signers[key_type]

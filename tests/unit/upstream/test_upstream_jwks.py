@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from upstreamkit import NOW, Clock, Fetcher, source
+from upstreamkit import NOW, Fetcher, source
 
 from spiffebind.errors import ExchangeRejected, Reason, UpstreamUnavailable
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.fake_oauth import EC_KID, RSA_KID, FakeOAuthIssuer
 from spiffebind.upstream.jwks import MIN_REFRESH_SECONDS, KeySet
 
@@ -24,41 +25,42 @@ def only(issuer: FakeOAuthIssuer, kid: str) -> bytes:
 
 
 def test_keys_are_fetched_once_while_fresh(issuer: FakeOAuthIssuer) -> None:
-    fetcher, clock = Fetcher(issuer.jwks_bytes()), Clock()
+    fetcher, clock = Fetcher(issuer.jwks_bytes()), ManualClock(NOW)
     keys = source(fetcher, clock)
     assert keys.key(RSA_KID, "RS256")["kid"] == RSA_KID
-    clock.value += 299
+    clock.t += 299
     assert keys.key(EC_KID, "ES256")["kid"] == EC_KID
     assert len(fetcher.calls) == 1
-    clock.value += 1
+    clock.t += 1
     keys.key(RSA_KID, "RS256")
     assert len(fetcher.calls) == 2
 
 
 def test_an_unknown_kid_refreshes_early_but_not_too_often(issuer: FakeOAuthIssuer) -> None:
-    fetcher, clock = Fetcher(only(issuer, RSA_KID)), Clock()
+    fetcher, clock = Fetcher(only(issuer, RSA_KID)), ManualClock(NOW)
     keys = source(fetcher, clock)
     keys.key(RSA_KID, "RS256")
     fetcher.body = issuer.jwks_bytes()  # the issuer publishes its new key
     with pytest.raises(ExchangeRejected) as info:
         keys.key(EC_KID, "ES256")  # too soon after the first fetch: no refresh yet
     assert info.value.reason is Reason.UNTRUSTED_SIGNER
-    clock.value += MIN_REFRESH_SECONDS
+    clock.t += MIN_REFRESH_SECONDS
     assert keys.key(EC_KID, "ES256")["kid"] == EC_KID
     assert len(fetcher.calls) == 2
-    with pytest.raises(ExchangeRejected):
+    with pytest.raises(ExchangeRejected) as unknown:
         keys.key("made-up", "ES256")
+    assert unknown.value.reason is Reason.UNTRUSTED_SIGNER
     assert len(fetcher.calls) == 2
 
 
 def test_an_unreachable_issuer_is_unavailable_and_expired_keys_are_dropped(
     issuer: FakeOAuthIssuer,
 ) -> None:
-    fetcher, clock = Fetcher(issuer.jwks_bytes()), Clock()
+    fetcher, clock = Fetcher(issuer.jwks_bytes()), ManualClock(NOW)
     keys = source(fetcher, clock, cache_seconds=60)
     keys.key(RSA_KID, "RS256")
     fetcher.down = UpstreamUnavailable("https://fake-issuer.test/jwks.json is unreachable")
-    clock.value += 60
+    clock.t += 60
     with pytest.raises(UpstreamUnavailable):
         keys.key(RSA_KID, "RS256")
     with pytest.raises(UpstreamUnavailable):
@@ -66,11 +68,11 @@ def test_an_unreachable_issuer_is_unavailable_and_expired_keys_are_dropped(
 
 
 def test_a_failed_early_refresh_keeps_the_fresh_keys(issuer: FakeOAuthIssuer) -> None:
-    fetcher, clock = Fetcher(issuer.jwks_bytes()), Clock()
+    fetcher, clock = Fetcher(issuer.jwks_bytes()), ManualClock(NOW)
     keys = source(fetcher, clock)
     keys.key(RSA_KID, "RS256")
     fetcher.down = UpstreamUnavailable("down")
-    clock.value += MIN_REFRESH_SECONDS
+    clock.t += MIN_REFRESH_SECONDS
     with pytest.raises(UpstreamUnavailable):
         keys.key("new-kid", "RS256")
     assert keys.key(RSA_KID, "RS256")["kid"] == RSA_KID

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from upstreamkit import AUDIENCE, NOW, PREFIX, Clock, Fetcher, settings, source
+from upstreamkit import AUDIENCE, NOW, PREFIX, Fetcher, settings, source
 
 from spiffebind.errors import ExchangeRejected, OAuthError, Reason
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.fake_oauth import FakeOAuthIssuer
 from spiffebind.upstream import UpstreamGrant
 from spiffebind.upstream.jwt import peek_issuer, validate_jwt
@@ -21,7 +22,7 @@ def issuer() -> FakeOAuthIssuer:
 
 
 def validate(issuer: FakeOAuthIssuer, token: str, **changes: object) -> UpstreamGrant:
-    keys = source(Fetcher(issuer.jwks_bytes()), Clock())
+    keys = source(Fetcher(issuer.jwks_bytes()), ManualClock(NOW))
     return validate_jwt(token, settings(issuer, **changes), keys, now=NOW, skew=SKEW)
 
 

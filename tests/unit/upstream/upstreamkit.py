@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.fake_oauth import FakeOAuthIssuer
 from spiffebind.upstream import UpstreamIssuer
 from spiffebind.upstream.jwks import JwksSource
@@ -13,14 +14,6 @@ NOW = 1_900_000_000
 AUDIENCE = "spiffe://example.org/spiffebind/node-1"
 PREFIX = "spiffe://example.org/users"
 JWKS_URL = "https://fake-issuer.test/jwks.json"
-
-
-@dataclass
-class Clock:
-    value: float = NOW
-
-    def now(self) -> float:
-        return self.value
 
 
 @dataclass
@@ -49,7 +42,7 @@ def settings(issuer: FakeOAuthIssuer, **changes: Any) -> UpstreamIssuer:
     return UpstreamIssuer(**{**base, **changes})
 
 
-def source(fetcher: Fetcher, clock: Clock, cache_seconds: int = 300) -> JwksSource:
+def source(fetcher: Fetcher, clock: ManualClock, cache_seconds: int = 300) -> JwksSource:
     return JwksSource(
         JWKS_URL, timeout=1.0, cache_seconds=cache_seconds, clock=clock, fetch=fetcher
     )

@@ -6,7 +6,7 @@ from prometheus_client import CollectorRegistry
 
 from spiffebind.identity.workload_api import Backoff, WorkloadApiSource
 from spiffebind.observe.metrics import Metrics
-from spiffebind.observe.upstream import WorkloadApiHealth
+from spiffebind.observe.workload_api import WorkloadApiHealth
 from spiffebind.testing.fake_workload_api import FakeWorkloadApi
 from spiffebind.testing.pki import Authority
 from spiffebind.testing.poll import wait_for

@@ -39,7 +39,12 @@ Parse = Callable[[str, Any], Any]
 
 @dataclass(frozen=True)
 class Option:
-    """How one settings field is set from outside; its default and type are the field's."""
+    """How one settings field is set from outside; its default and type are the field's.
+
+    ``doc`` is the docs/cli.md text (``help``, for ``--help``, when empty); ``chart`` the
+    JSON schema of its key in the Helm chart's ``config`` (None: the chart does not offer
+    it); ``name`` is filled in by :func:`options_of` (``flag`` or the field's name).
+    """
 
     help: str
     doc: str = ""

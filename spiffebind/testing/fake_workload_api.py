@@ -107,18 +107,23 @@ class FakeWorkloadApi:
         *,
         federated: Mapping[str, Sequence[x509.Certificate]] | None = None,
         spiffe_id: str | None = None,
+        also: Sequence[Issued] = (),
     ) -> None:
-        """Serve ``svid`` with its trust domain's ``bundle`` (and federated bundles by td name)."""
+        """Serve ``svid`` with its trust domain's ``bundle`` (and federated bundles by td name);
+        ``also`` are further SVIDs of the same workload, served after it, as SPIRE does when
+        several registration entries match."""
         sid = spiffe_id or _uri_san(svid.cert)
         others = {f"spiffe://{td}": _der(certs) for td, certs in (federated or {}).items()}
+        served = [(sid, svid), *((_uri_san(extra.cert), extra) for extra in also)]
         response = workload_pb2.X509SVIDResponse(
             svids=[
                 workload_pb2.X509SVID(
-                    spiffe_id=sid,
-                    x509_svid=svid.chain_der(),
-                    x509_svid_key=svid.key_der(),
+                    spiffe_id=name,
+                    x509_svid=issued.chain_der(),
+                    x509_svid_key=issued.key_der(),
                     bundle=_der(bundle),
                 )
+                for name, issued in served
             ],
             federated_bundles=others,
         )

@@ -79,18 +79,24 @@ def api() -> Iterator[FakeWorkloadApi]:
 
 
 @pytest.mark.parametrize(
-    "wanted", [None, "spiffe://example.org/spiffebind/node-1"], ids=["default", "named"]
+    ("wanted", "taken"),
+    [
+        (None, "spiffe://example.org/spiffebind/node-1"),
+        ("spiffe://example.org/spiffebind/node-2", "spiffe://example.org/spiffebind/node-2"),
+    ],
+    ids=["the-agents-first", "the-named-one"],
 )
 def test_the_workload_api_source_takes_the_named_svid(
-    api: FakeWorkloadApi, wanted: str | None
+    api: FakeWorkloadApi, wanted: str | None, taken: str
 ) -> None:
     ca = Authority.root("example.org")
-    api.set_x509(ca.issue("spiffe://example.org/spiffebind/node-1"), bundle=[ca.root_cert])
+    first, second = (ca.issue(f"spiffe://example.org/spiffebind/node-{n}") for n in (1, 2))
+    api.set_x509(first, bundle=[ca.root_cert], also=[second])
     settings = config.validated(DaemonConfig(workload_api=api.endpoint, spiffe_id=wanted))
     source = build_identity(settings, Metrics(new_registry()))
     source.start()
     try:
-        assert source.wait_ready(10).spiffe_id == "spiffe://example.org/spiffebind/node-1"
+        assert source.wait_ready(10).spiffe_id == taken
     finally:
         source.close()
 
@@ -98,7 +104,7 @@ def test_the_workload_api_source_takes_the_named_svid(
 def test_a_named_svid_the_agent_does_not_serve_is_not_taken(api: FakeWorkloadApi) -> None:
     ca = Authority.root("example.org")
     api.set_x509(ca.issue("spiffe://example.org/spiffebind/node-1"), bundle=[ca.root_cert])
-    wanted = "spiffe://example.org/spiffebind/node-2"
+    wanted = "spiffe://example.org/spiffebind/node-3"
     settings = config.validated(DaemonConfig(workload_api=api.endpoint, spiffe_id=wanted))
     source = build_identity(settings, Metrics(new_registry()))
     source.start()

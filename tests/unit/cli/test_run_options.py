@@ -110,3 +110,25 @@ def test_flag_beats_env_beats_file_beats_default(tmp_path: Path) -> None:
     assert _start(file).default_ttl == 100
     default = next(f for f in dataclasses.fields(DaemonConfig) if f.name == "default_ttl")
     assert _start(base).default_ttl == default.default == 300
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"SPIFFEBIND_SOCKET_MODE": "0999"}, "--socket-mode '0999': expected octal"),
+        ({"SPIFFEBIND_METRICS_ADDRESS": "9090"}, "--metrics-address '9090': expected HOST:PORT"),
+        ({"SPIFFEBIND_SPIFFE_ID": "spiffe://example.org"}, "--spiffe-id"),
+        ({"SPIFFEBIND_ISSUER": "http://example.org/a"}, "--issuer"),
+        ({"SPIFFEBIND_BUNDLE": "example.org"}, "--bundle 'example.org'"),
+        ({"SPIFFEBIND_DEFAULT_TTL": "7200"}, "--default-ttl 7200 exceeds --max-ttl 3600"),
+    ],
+    ids=lambda v: next(iter(v)) if isinstance(v, dict) else "",
+)
+def test_a_bad_value_is_exit_2_naming_its_option(env: dict[str, str], named: str) -> None:
+    args = ["run", "--workload-api", "unix:///tmp/sbo/agent.sock"]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("spiffebind.daemon.run_daemon", lambda config: None)
+        result = CliRunner(env=env).invoke(main, args)
+
+    assert result.exit_code == 2, result.output
+    assert named in result.stderr

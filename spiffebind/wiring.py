@@ -66,6 +66,7 @@ def build_parts(
         policy=policy,
         revocations=revocations,
         ledger=ledger,
+        tasks=ledger,
         replay=replay,
         clock=clock,
         limits=limits,
@@ -75,6 +76,7 @@ def build_parts(
         authenticator=issuance,
         store=revocations,
         ledger=ledger,
+        tasks=ledger,
         admins=c.admins,
         clock=clock,
         max_ttl=c.max_ttl,
@@ -108,6 +110,7 @@ def build_parts(
         upstream=UpstreamValidator(c.upstream_issuers, clock=clock, clock_skew=c.clock_skew),
         revocations=revocations,
         ledger=ledger,
+        tasks=ledger,
         clock=clock,
         limits=limits,
     )

@@ -3,8 +3,9 @@ the caller, never wider than what it came from.
 
 Order: authenticate the caller's signed request; check that it signed this very subject
 token; validate the subject token (fully, except the binding: its holder is the caller's
-peer, not the caller); narrow; ask policy about the exact claims about to be signed; mint
-bound to the caller; record in the ledger so ending the task reaches every hop. Blocking
+peer, not the caller); narrow; ask policy about the exact claims about to be signed; join
+the subject token's task (or claim the one the caller names); mint bound to the caller;
+record in the ledger so ending the task reaches every hop. Blocking
 (upstream keys may be fetched): the servicer runs it off the event loop.
 """
 
@@ -31,6 +32,7 @@ from spiffebind.service.issuance import Issuance, Ledger, Limits
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.narrowing import Narrowed, Subject, narrow, refuse
 from spiffebind.service.params import ExchangeParams, exchange_params
+from spiffebind.service.tasks import Tasks, claim
 from spiffebind.token import ACCESS_TOKEN_TYP, MintedToken, SignedRequest, Verifier, mint
 from spiffebind.token.proof import subject_token_sha256
 from spiffebind.token.verify import Clock, RevocationCheck
@@ -90,6 +92,7 @@ class Exchange:
         upstream: UpstreamValidator,
         revocations: RevocationCheck,
         ledger: Ledger,
+        tasks: Tasks,
         clock: Clock,
         limits: Limits,
     ) -> None:
@@ -100,6 +103,7 @@ class Exchange:
         self._upstream = upstream
         self._revocations = revocations
         self._ledger = ledger
+        self._tasks = tasks
         self._clock = clock
         self._limits = limits
 
@@ -129,6 +133,7 @@ class Exchange:
                 audiences=narrowed.audiences,
                 delegate=params.may_act,
             )
+            self._enter_task(subject, narrowed, request.caller_id, until=now + ttl)
             minted = self._mint(
                 request,
                 narrowed=narrowed,
@@ -169,6 +174,14 @@ class Exchange:
             )
             raise ExchangeRejected(exc.reason, exc.detail, oauth=oauth) from None
         return "delegation", Subject.of_token(verified)
+
+    def _enter_task(self, subject: Subject, narrowed: Narrowed, caller: str, until: float) -> None:
+        """A token of a task makes its exchanger a member; a task named by the caller itself
+        (over an upstream token, say) is claimed as at issuance."""
+        if subject.txn is not None:
+            self._tasks.join(subject.txn, caller, until)
+        elif narrowed.txn is not None:
+            claim(self._tasks, narrowed.txn, caller, until)
 
     def _decide(self, caller: str, narrowed: Narrowed) -> tuple[Decision, int]:
         decision = self._policy.decide(

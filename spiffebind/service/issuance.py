@@ -15,6 +15,7 @@ from spiffebind.policy import Decision, Request
 from spiffebind.service.delegation import check_may_act
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.params import IssueParams, issue_params
+from spiffebind.service.tasks import Tasks, claim
 from spiffebind.token import (
     ChainCache,
     MintedToken,
@@ -55,6 +56,7 @@ class Issuance:
         policy: LivePolicy,
         revocations: RevocationCheck,
         ledger: Ledger,
+        tasks: Tasks,
         replay: ReplayGuard,
         clock: Clock,
         limits: Limits,
@@ -64,6 +66,7 @@ class Issuance:
         self._policy = policy
         self._revocations = revocations
         self._ledger = ledger
+        self._tasks = tasks
         self._replay = replay
         self._clock = clock
         self._limits = limits
@@ -85,6 +88,7 @@ class Issuance:
     def issue(self, proof: str) -> Issued:
         """A token for the authenticated caller, or RequestRejected with the reason."""
         request = self.authenticate(proof)
+        now = self._clock.now()
         params = issue_params(request.params)
         if params.txn is not None and self._revocations.is_revoked("", params.txn):
             raise RequestRejected(Reason.REVOKED, f"task {params.txn!r} was revoked")
@@ -106,6 +110,8 @@ class Issuance:
             audiences=params.audiences,
             delegate=params.may_act,
         )
+        if params.txn is not None:
+            claim(self._tasks, params.txn, request.caller_id, now + decision.granted_ttl)
         minted = mint(
             self._identity.current().signing,
             agent_cert=request.caller_cert,
@@ -113,7 +119,7 @@ class Issuance:
             scopes=decision.scopes,
             ttl=decision.granted_ttl,
             max_ttl=self._limits.max_ttl,
-            now=self._clock.now(),
+            now=now,
             txn=params.txn,
             authorization_details=params.authorization_details or None,
             may_act={"sub": params.may_act} if params.may_act else None,

@@ -58,3 +58,24 @@ def test_revocation_rules_and_durability(node: DaemonProcess, agents: Agents) ->
         refused = failure(lambda: issue(stub, a.issue_proof(me, "rev-task")))
         assert refused == (grpc.StatusCode.PERMISSION_DENIED, "revoked")
         assert issue(stub, a.issue_proof(me, "rev-next")).access_token
+
+
+def test_a_task_belongs_to_the_client_that_first_records_it(
+    node: DaemonProcess, agents: Agents
+) -> None:
+    # Issue 15 item 3: b names a's task to end it, or revokes a name before a uses it.
+    a, b, admin, me = agents.a, agents.b, agents.admin, node.spiffe_id
+    with connect(node.socket) as stub:
+        owned = issue(stub, a.issue_proof(me, "own-task")).access_token
+        squat = failure(lambda: issue(stub, b.issue_proof(me, "own-task")))
+        ended = failure(lambda: revoke(stub, b.proof(me, {"op": "revoke", "txn": "own-task"})))
+        early = failure(lambda: revoke(stub, b.proof(me, {"op": "revoke", "txn": "own-later"})))
+        unowned = revoke(stub, admin.proof(me, {"op": "revoke", "txn": "own-later"}))
+
+        assert squat == (grpc.StatusCode.PERMISSION_DENIED, "policy_denied")
+        assert ended == early == (grpc.StatusCode.PERMISSION_DENIED, "policy_denied")
+        assert (unowned.newly_revoked, unowned.expires_at) == (False, 0)
+        assert verify(stub, owned, presenter=a).valid
+        later = issue(stub, a.issue_proof(me, "own-later")).access_token
+        assert verify(stub, later, presenter=a).valid
+        assert revoke(stub, a.proof(me, {"op": "revoke", "txn": "own-task"})).newly_revoked

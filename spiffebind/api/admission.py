@@ -136,6 +136,7 @@ class AdmissionInterceptor(_Interceptor):
             self._waiting.popitem(last=False)[1].set_result(None)
         evicted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         message = asyncio.ensure_future(anext(requests))
+        message.add_done_callback(_retrieved)
         self._waiting[message] = evicted
         try:
             await asyncio.wait(
@@ -143,14 +144,16 @@ class AdmissionInterceptor(_Interceptor):
                 timeout=self._admission.message_timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
-        finally:
+        finally:  # also when grpc cancels the call (its message was too large, say)
             self._waiting.pop(message, None)
-        if message.done():
+            received = message.done()
+            if not received:
+                message.cancel()
+        if received:
             try:
                 return message.result()
             except StopAsyncIteration:
                 return await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no request message")
-        message.cancel()
         if evicted.done():
             busy = f"server busy: {self._admission.waiting} calls wait for their message"
             return await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, busy)
@@ -170,6 +173,12 @@ class AdmissionInterceptor(_Interceptor):
             yield
         finally:
             self._held[budget] -= 1
+
+
+def _retrieved(message: asyncio.Future[Any]) -> None:
+    """Mark a message's failure seen: a call that ended meanwhile never asks for it."""
+    if not message.cancelled():
+        message.exception()
 
 
 def _handler(make: Callable[..., _Handler], behaviour: Any, original: _Handler) -> _Handler:

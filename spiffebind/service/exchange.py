@@ -3,8 +3,8 @@ the caller, never wider than what it came from.
 
 Order: authenticate the caller's signed request; check that it signed this very subject
 token; validate the subject token (fully, except the binding: its holder is the caller's
-peer, not the caller); narrow; ask policy about the exact claims about to be signed; join
-the subject token's task (or claim the one the caller names); mint bound to the caller;
+peer, not the caller); narrow; ask policy about the exact claims about to be signed; mint
+bound to the caller; join the subject token's task (or claim the one the caller names);
 record in the ledger so ending the task reaches every hop. Blocking
 (upstream keys may be fetched): the servicer runs it off the event loop.
 """
@@ -133,7 +133,6 @@ class Exchange:
                 audiences=narrowed.audiences,
                 delegate=params.may_act,
             )
-            self._enter_task(subject, narrowed, request.caller_id, until=now + ttl)
             minted = self._mint(
                 request,
                 narrowed=narrowed,
@@ -142,6 +141,7 @@ class Exchange:
                 may_act=params.may_act,
                 now=now,
             )
+            self._enter_task(subject, narrowed, request.caller_id, until=minted.exp)
         self._ledger.record(minted.claims["jti"], request.caller_id, narrowed.txn, minted.exp)
         chain = (narrowed.sub, *narrowed.actors)
         return Exchanged(minted, request, params, decision, kind, chain)

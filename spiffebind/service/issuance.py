@@ -110,8 +110,6 @@ class Issuance:
             audiences=params.audiences,
             delegate=params.may_act,
         )
-        if params.txn is not None:
-            claim(self._tasks, params.txn, request.caller_id, now + decision.granted_ttl)
         minted = mint(
             self._identity.current().signing,
             agent_cert=request.caller_cert,
@@ -124,5 +122,7 @@ class Issuance:
             authorization_details=params.authorization_details or None,
             may_act={"sub": params.may_act} if params.may_act else None,
         )
+        if params.txn is not None:
+            claim(self._tasks, params.txn, request.caller_id, minted.exp)
         self._ledger.record(minted.claims["jti"], request.caller_id, params.txn, minted.exp)
         return Issued(minted, request, params, decision)

@@ -82,7 +82,9 @@ class Decisions:
         self._metrics.issued.labels(result="allow", reason="").inc()
 
     def issue_refused(self, exc: RejectedError, latency: float) -> None:
-        self.record(EventKind.ISSUE, Decision.DENY, reason=exc.reason.value, latency=latency)
+        self.record(
+            EventKind.ISSUE, Decision.DENY, reason=exc.reason.value, latency=latency, **exc.asked
+        )
         self._metrics.issued.labels(result="deny", reason=exc.reason.value).inc()
 
     def exchanged(self, exchanged: Exchanged, latency: float) -> None:
@@ -104,7 +106,13 @@ class Decisions:
             )
             self._metrics.exchanges.labels(result="error", reason="", subject="upstream").inc()
             return
-        self.record(EventKind.EXCHANGE, Decision.DENY, reason=exc.reason.value, latency=latency)
+        self.record(
+            EventKind.EXCHANGE,
+            Decision.DENY,
+            reason=exc.reason.value,
+            latency=latency,
+            **exc.asked,
+        )
         self._metrics.exchanges.labels(result="deny", reason=exc.reason.value, subject="").inc()
 
     def verified(
@@ -174,7 +182,7 @@ class Decisions:
             self._metrics.invalidated.labels(cause=cause).inc()
 
     def revoke_refused(self, exc: RejectedError) -> None:
-        self.record(EventKind.REVOKE, Decision.DENY, reason=exc.reason.value)
+        self.record(EventKind.REVOKE, Decision.DENY, reason=exc.reason.value, **exc.asked)
 
     def identity_changed(self, previous: Identity | None, current: Identity) -> bool:
         """Metrics of a new identity snapshot; True when the SVID itself rotated (the caller

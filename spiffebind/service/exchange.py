@@ -27,6 +27,7 @@ from spiffebind.errors import (
 )
 from spiffebind.identity.source import IdentitySource
 from spiffebind.policy import Decision
+from spiffebind.service.asked import on_refusal
 from spiffebind.service.delegation import check_may_act, token_request
 from spiffebind.service.issuance import Issuance, Ledger, Limits
 from spiffebind.service.live_policy import LivePolicy
@@ -110,6 +111,10 @@ class Exchange:
     def exchange(self, proof: str, subject_token: str) -> Exchanged:
         """A token for the caller, ExchangeRejected, or UpstreamUnavailable."""
         request = self._signed(proof)
+        with on_refusal(request):
+            return self._exchange(request, subject_token)
+
+    def _exchange(self, request: SignedRequest, subject_token: str) -> Exchanged:
         with _as_exchange_errors(OAuthError.INVALID_REQUEST):
             params = exchange_params(request.params)
             if not hmac.compare_digest(

@@ -12,6 +12,7 @@ from typing import Protocol
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.identity.source import IdentitySource
 from spiffebind.policy import Decision, Request
+from spiffebind.service.asked import on_refusal
 from spiffebind.service.delegation import check_may_act
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.params import IssueParams, issue_params
@@ -86,8 +87,13 @@ class Issuance:
         )
 
     def issue(self, proof: str) -> Issued:
-        """A token for the authenticated caller, or RequestRejected with the reason."""
+        """A token for the authenticated caller, or RequestRejected with the reason (and,
+        once the caller is known, what it asked)."""
         request = self.authenticate(proof)
+        with on_refusal(request):
+            return self._issue(request)
+
+    def _issue(self, request: SignedRequest) -> Issued:
         now = self._clock.now()
         params = issue_params(request.params)
         if params.txn is not None and self._revocations.is_revoked("", params.txn):

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from spiffebind.errors import Reason, RequestRejected
+from spiffebind.service.asked import on_refusal
 from spiffebind.service.issuance import Issuance
 from spiffebind.service.params import revoke_params
 from spiffebind.service.tasks import Tasks
 from spiffebind.spiffeid import IdPattern, matches_any
 from spiffebind.state.ledger import IssuedRecord
+from spiffebind.token import SignedRequest
 from spiffebind.token.verify import Clock
 
 
@@ -70,6 +72,10 @@ class Revocation:
     def revoke(self, proof: str) -> Revoked:
         """Record the revocation durably before answering; RequestRejected when not allowed."""
         request = self._auth.authenticate(proof)
+        with on_refusal(request):
+            return self._revoke(request)
+
+    def _revoke(self, request: SignedRequest) -> Revoked:
         params = revoke_params(request.params)
         caller = request.caller_id
         admin = matches_any(self._admins, caller)

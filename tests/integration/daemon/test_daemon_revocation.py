@@ -7,7 +7,18 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from daemonkit import Agents, connect, failure, issue, own_daemon, revoke, verify
+from daemonkit import (
+    AGENT_B,
+    SEARCH,
+    Agents,
+    audit_events,
+    connect,
+    failure,
+    issue,
+    own_daemon,
+    revoke,
+    verify,
+)
 
 from spiffebind.client import AgentClient, StaticCredentials
 from spiffebind.testing.daemon import DaemonProcess
@@ -79,3 +90,21 @@ def test_a_task_belongs_to_the_client_that_first_records_it(
         later = issue(stub, a.issue_proof(me, "own-later")).access_token
         assert verify(stub, later, presenter=a).valid
         assert revoke(stub, a.proof(me, {"op": "revoke", "txn": "own-task"})).newly_revoked
+
+
+def test_a_refused_request_is_audited_with_its_caller_and_what_it_asked(
+    node: DaemonProcess, agents: Agents
+) -> None:
+    # Issue 15 item 4: refused issue and revoke events had an empty client_id, aud and txn.
+    a, b, me = agents.a, agents.b, node.spiffe_id
+    with connect(node.socket) as stub:
+        jti = issue(stub, a.issue_proof(me, "audit-own")).jti
+        failure(lambda: issue(stub, b.issue_proof(me, "audit-ask", scope="mail:send")))
+        failure(lambda: revoke(stub, b.proof(me, {"op": "revoke", "token_jti": jti})))
+    refused = [e for e in audit_events(node) if e["decision"] == "deny"]
+    asked = {
+        (e["event"], e["client_id"], tuple(e["aud"]), e["scope"], e["txn"], e["jti"])
+        for e in refused
+    }
+    assert ("issue", AGENT_B, (SEARCH,), "mail:send", "audit-ask", "") in asked
+    assert ("revoke", AGENT_B, (), "", "", jti) in asked

@@ -341,3 +341,16 @@ def test_dropped_authorities_counts_each_removed_root_per_domain() -> None:
     assert dropped_authorities({"example.org": (a, b)}, {"example.org": (b,)}) == 1
     assert dropped_authorities({"example.org": (a,), "other.org": (c,)}, {}) == 2
     assert dropped_authorities({"example.org": (a,)}, {"example.org": (b, a)}) == 0
+
+
+def test_a_refusal_names_the_caller_and_what_it_asked(harness: Harness) -> None:
+    refusal = RequestRejected(Reason.POLICY_DENIED, "no rule")
+    refusal.asked = {"client_id": AGENT, "aud": [SEARCH], "scope": "x:y", "txn": "t", "jti": ""}
+    harness.decisions.revoke_refused(refusal)
+    event = harness.event()
+    assert (event["client_id"], event["aud"], event["scope"], event["txn"]) == (
+        AGENT,
+        [SEARCH],
+        "x:y",
+        "t",
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -19,12 +19,6 @@ from spiffebind.state import IssuedLedger, IssuedRecord
 
 ALICE = "spiffe://example.org/alice"
 BOB = "spiffe://example.org/bob"
-
-
-@pytest.fixture
-def ledger(state_dir: Path) -> Iterator[IssuedLedger]:
-    with IssuedLedger.open(state_dir) as opened:
-        yield opened
 
 
 def test_record_then_lookup(ledger: IssuedLedger) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 
@@ -18,12 +18,6 @@ from spiffebind.state import IssuedLedger
 ALICE = "spiffe://example.org/alice"
 BOB = "spiffe://example.org/bob"
 CAROL = "spiffe://example.org/carol"
-
-
-@pytest.fixture
-def ledger(state_dir: Path) -> Iterator[IssuedLedger]:
-    with IssuedLedger.open(state_dir) as opened:
-        yield opened
 
 
 def test_the_ledger_is_the_services_task_store(ledger: IssuedLedger) -> None:

@@ -11,6 +11,7 @@ line naming the setting.
 from __future__ import annotations
 
 import dataclasses
+import grp
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -47,10 +48,27 @@ class FileIdentity:
 
 
 def parse_octal(where: str, value: Any) -> int:
+    """An octal file mode such as ``0660``: permission bits only."""
     try:
-        return int(str(value), 8)
+        mode = int(str(value), 8)
     except ValueError:
         raise ConfigError(f"{where} {value!r}: expected octal, e.g. 0660") from None
+    if not 0 <= mode <= 0o777:
+        raise ConfigError(f"{where} {value!r}: expected permission bits, at most 0777")
+    return mode
+
+
+def parse_group(where: str, value: Any) -> int | None:
+    """A group by name or number, resolved once at start-up."""
+    text = str(value)
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        return grp.getgrnam(text).gr_gid
+    except KeyError:
+        raise ConfigError(f"{where} {text!r}: no such group") from None
 
 
 def parse_bundle_args(where: str, values: Iterable[str]) -> dict[str, Path]:
@@ -203,7 +221,10 @@ class DaemonConfig:
         help="HOST:PORT for /metrics, /healthz and /readyz.",
         doc="HTTP `/metrics`, `/healthz` (alive), `/readyz` (identity, socket, state dir) and "
         "`/jwks.json` (this node's current and previous signing keys, "
-        "[exchange.md](exchange.md))",
+        "[exchange.md](exchange.md)); HTTP/1.0, GET only, one request per connection: a "
+        "request must arrive whole within 5 s and be at most 8 KiB, 4 threads answer, of more "
+        "than 256 connections still sending their request the oldest is closed, and an "
+        "endpoint that takes over 10 s answers 503",
     )
     audit_log: str | None = option(
         metavar="PATH",
@@ -216,7 +237,10 @@ class DaemonConfig:
         False,
         is_flag=True,
         help="Refuse any decision the audit log cannot record (fail closed).",
-        doc="refuse any decision the audit trail cannot record",
+        doc="refuse any decision the audit trail cannot record: on a full disk every issue, "
+        "exchange, revoke, verification and Envoy check fails (`UNAVAILABLE`) until space is "
+        "back; refused verifications left out by the audit rate limit "
+        "([audit.md](audit.md#what-anyone-can-make-it-write)) are not failures",
         chart={"type": "boolean"},
     )
     default_ttl: int = option(
@@ -256,9 +280,26 @@ class DaemonConfig:
         click_type=_FILE,
         help="Also serve Envoy's envoy.service.auth.v3.Authorization on this Unix socket; "
         "routes come from the config file's ext_authz_routes (docs/ext-authz.md).",
-        doc="also serve Envoy's `envoy.service.auth.v3.Authorization` on this socket (same "
-        "mode as `--socket`); routes come from the config file's `ext_authz_routes` "
+        doc="also serve Envoy's `envoy.service.auth.v3.Authorization` on this socket (its own "
+        "mode and group, below); routes come from the config file's `ext_authz_routes` "
         "([ext-authz.md](ext-authz.md))",
+    )
+    ext_authz_socket_mode: int = option(
+        0o660,
+        metavar="MODE",
+        parse=parse_octal,
+        show_default="0660",
+        help="File mode of the ext_authz socket: only Envoy needs it.",
+        doc="octal file mode of the ext_authz socket (`0660` by default: only Envoy needs it; "
+        "give Envoy the group with `--ext-authz-socket-group`)",
+        chart={"type": "string", "pattern": "^0?[0-7]{3}$"},
+    )
+    ext_authz_socket_group: int | None = option(
+        metavar="GROUP",
+        parse=parse_group,
+        help="Group (name or number) of the ext_authz socket, e.g. Envoy's; default: the daemon's.",
+        doc="group (name or number) of the ext_authz socket, e.g. Envoy's; default: the daemon's",
+        chart={"type": ["string", "integer"]},
     )
     ext_authz_trust_xfcc: bool = option(
         False,

@@ -222,7 +222,7 @@ class Daemon:
         if path is None:
             return None
         server = ExtAuthzServer(
-            Listener(path, self.config.socket_mode),
+            Listener(path, self.config.ext_authz_socket_mode, self.config.ext_authz_socket_group),
             ExtAuthzServicer(ExtAuthz(verifier, self.config.ext_authz), self.decisions),
             interceptors=(MetricsInterceptor(self.metrics),),
         )

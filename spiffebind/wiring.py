@@ -53,6 +53,7 @@ def build_parts(
         policy=policy,
         revocations=revocations,
         ledger=ledger,
+        tasks=ledger,
         replay=replay,
         clock=clock,
         limits=limits,
@@ -62,6 +63,7 @@ def build_parts(
         authenticator=issuance,
         store=revocations,
         ledger=ledger,
+        tasks=ledger,
         admins=config.admins,
         clock=clock,
         max_ttl=config.max_ttl,
@@ -99,6 +101,7 @@ def build_parts(
         ),
         revocations=revocations,
         ledger=ledger,
+        tasks=ledger,
         clock=clock,
         limits=limits,
     )

@@ -25,6 +25,7 @@ from spiffebind.service.ext_authz_routes import (
     ExtAuthzSettings,
     Route,
     match_route,
+    request_host,
     request_path,
     route_from_context,
 )
@@ -148,8 +149,8 @@ class ExtAuthz:
                 return route_from_context(request.context)
             except ConfigError as exc:
                 raise TokenRejected(Reason.POLICY_DENIED, str(exc)) from None
-        path = request_path(request.path)
-        route = match_route(self._settings.routes, request.host, path) if path else None
+        path, host = request_path(request.path), request_host(request.host)
+        route = match_route(self._settings.routes, host, path) if path and host else None
         if route is None:
             raise TokenRejected(Reason.POLICY_DENIED, "no ext_authz route covers the request")
         return route

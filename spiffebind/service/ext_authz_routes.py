@@ -5,11 +5,19 @@ Routes come from the config file (``ext_authz_routes``) or per request from Envo
 route and key named instead of silently authorizing less (or more) than meant. Matching is
 Envoy's own: plain string path prefixes, the longest wins, an exact host beats ``"*"``, and a
 request no route covers is denied.
+
+Path and host are first normalized as RFC 3986 section 6 says and as Envoy and common
+upstreams do (:func:`request_path`, :func:`request_host`), so one resource has one name:
+``/search//admin/x`` and ``/search/%61dmin/x`` are ``/search/admin/x``, and host
+``admin.internal.`` is ``admin.internal``. What has no single reading (dot segments, encoded
+``/``, backslash, ``;``, ``%``, path parameters, control characters, malformed escapes) is
+covered by no route, so denied.
 """
 
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +28,14 @@ from spiffebind.grammar import SCOPE
 CONTEXT_PREFIX = "spiffebind."
 _KEYS = frozenset({"host", "prefix", "audience", "scopes", "authorization_details_type", "tool"})
 _PORT = re.compile(r":\d*$")
-# Dot segments and encoded slashes, dots or backslashes: one path, two names (CWE-22).
-_AMBIGUOUS = re.compile(r"(^|/)\.{1,2}(/|$)|%2[ef]|%5c|\\", re.IGNORECASE)
+_HOST = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\]")
+# RFC 3986 pchar and "/", less ";" (path parameters, which upstreams read differently).
+_PATH = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,=:@/%]*")
+_ESCAPE = re.compile(r"%(.{0,2})")
+_UNRESERVED = frozenset(string.ascii_letters + string.digits + "-._~")
+_ENCODED_REFUSED = frozenset("/\\;%")
+"""Escapes whose decoding would change how the path splits or is read again."""
+_DOT_SEGMENT = re.compile(r"(^|/)\.{1,2}(/|$)")
 
 
 @dataclass(frozen=True)
@@ -78,10 +92,17 @@ def parse_route(where: str, raw: Any) -> Route:
     prefix = _text(where, "prefix", raw.get("prefix", "/"), required=True)
     if not prefix.startswith("/"):
         raise ConfigError(f"{where}: key 'prefix' must start with '/'")
+    if request_path(prefix) != prefix:
+        normal = request_path(prefix)
+        hint = f": write {normal!r}" if normal else " (dot segments, ';' or escaped '/', '\\')"
+        raise ConfigError(f"{where}: key 'prefix' is not a normalized path{hint}")
+    host = _text(where, "host", raw.get("host", "*"), required=True)
+    if host != "*" and request_host(host) is None:
+        raise ConfigError(f"{where}: key 'host' {host!r} is not a host name")
     return Route(
         audience=_text(where, "audience", raw.get("audience"), required=True),
         prefix=prefix,
-        host=_text(where, "host", raw.get("host", "*"), required=True).lower(),
+        host=host if host == "*" else str(request_host(host)),
         scopes=_scopes(where, raw.get("scopes")),
         authorization_details_type=_text(
             where, "authorization_details_type", raw.get("authorization_details_type")
@@ -123,20 +144,51 @@ def route_from_context(context: Mapping[str, str]) -> Route:
 
 
 def request_path(target: str) -> str | None:
-    """The path of a request target without query and fragment; None when ambiguous."""
+    """The normalized path of a request target, without query and fragment; None when it
+    has no single reading.
+
+    Escapes of unreserved characters are decoded and the others upper-cased (RFC 3986
+    6.2.2.1-2), runs of ``/`` merged (Envoy's ``merge_slashes``); dot segments, ``;``, and
+    escaped ``/``, backslash, ``;``, ``%`` or control characters are refused.
+    """
     path = target.partition("?")[0].partition("#")[0]
-    if not path.startswith("/") or _AMBIGUOUS.search(path):
+    if not path.startswith("/") or not _PATH.fullmatch(path):
         return None
-    return path
+    try:
+        decoded = _ESCAPE.sub(_unescape, path)
+    except ValueError:
+        return None
+    merged = re.sub("/{2,}", "/", decoded)
+    return None if _DOT_SEGMENT.search(merged) else merged
 
 
-def match_route(routes: Sequence[Route], authority: str, path: str) -> Route | None:
-    """The route with the longest prefix of ``path`` for this host (exact host first)."""
-    authority = authority.lower()
-    bare = _PORT.sub("", authority) if not authority.endswith("]") else authority
+def _unescape(escape: re.Match[str]) -> str:
+    digits = escape.group(1)
+    if len(digits) != 2 or not all(c in string.hexdigits for c in digits):
+        raise ValueError(f"malformed escape %{digits}")
+    char = chr(int(digits, 16))
+    if char in _UNRESERVED:
+        return char
+    if char in _ENCODED_REFUSED or not "\x20" < char < "\x7f":
+        raise ValueError(f"escaped {char!r} has no single reading")
+    return "%" + digits.upper()
+
+
+def request_host(authority: str) -> str | None:
+    """The normalized host of an ``:authority``: lower case, no port, no trailing dot
+    (RFC 3986 6.2.2.1, and DNS's root label); None when it is not a host name or IP."""
+    host = authority.lower()
+    if not host.endswith("]"):
+        host = _PORT.sub("", host).removesuffix(".")
+    return host if _HOST.fullmatch(host) else None
+
+
+def match_route(routes: Sequence[Route], host: str, path: str) -> Route | None:
+    """The route with the longest prefix of ``path`` for this host (exact host first); both
+    already normalized (:func:`request_host`, :func:`request_path`)."""
     best: Route | None = None
     for route in routes:
-        if route.host not in ("*", authority, bare) or not path.startswith(route.prefix):
+        if route.host not in ("*", host) or not path.startswith(route.prefix):
             continue
         if best is None or (len(route.prefix), route.host != "*") > (
             len(best.prefix),

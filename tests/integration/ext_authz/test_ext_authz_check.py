@@ -158,3 +158,33 @@ def test_route_not_configured_is_403_without_challenge(
     response = _check(authz, path, material.a_pem, material.tokens["read"])
     assert _denied(response) == (403, "")
     assert _one_event(authz_daemon, path)["reason"] == "policy_denied"
+
+
+@pytest.mark.parametrize(
+    ("path", "host", "expected"),
+    [
+        ("/search//admin/merged", "tools.example.org", (403, "admin")),
+        ("/search/%61dmin/decoded", "tools.example.org", (403, "admin")),
+        ("/search/admin;x=1/parameters", "tools.example.org", (403, "")),
+        ("/invoke/dotted-host", "tools.example.org.", (403, "invoke")),
+    ],
+    ids=["double-slash", "escaped-letter", "path-parameter", "trailing-dot-host"],
+)
+def test_each_name_of_a_resource_is_checked_against_its_own_route(
+    authz: Any,
+    authz_daemon: AuthzDaemon,
+    material: Material,
+    path: str,
+    host: str,
+    expected: tuple[int, str],
+) -> None:
+    # Issue 15 item 5: each of these matched a wider route than its own, or none.
+    request = check_request(
+        path=path,
+        host=host,
+        headers={"authorization": f"Bearer {material.tokens['read']}"},
+        peer_pem=material.a_pem,
+    )
+    response = authz.Check(request, timeout=10)
+    assert _denied(response)[0] == expected[0]
+    assert _one_event(authz_daemon, path)["tool"] == expected[1]

@@ -39,6 +39,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "clock_skew": ("5", 5),
     "grace_seconds": ("1.5", 1.5),
     "ext_authz_socket": ("/tmp/sbo/authz.sock", Path("/tmp/sbo/authz.sock")),
+    "ext_authz_socket_mode": ("0600", 0o600),
+    "ext_authz_socket_group": ("0", 0),
     "ext_authz_trust_xfcc": ("true", True),
     "ext_authz_keep_authorization": ("true", True),
     "log_level": ("debug", "debug"),

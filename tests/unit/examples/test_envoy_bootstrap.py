@@ -84,6 +84,9 @@ def test_ext_authz_filter_sends_the_peer_certificate_to_spiffebind(
     cluster = authz.grpc_service.envoy_grpc.cluster_name
     assert _pipe(_cluster(bootstrap, cluster)) == "/run/spiffebind/ext-authz.sock"
     assert hcm.normalize_path.value
+    assert hcm.merge_slashes
+    assert hcm.strip_trailing_host_dot
+    assert hcm.path_with_escaped_slashes_action == hcm_pb2.HttpConnectionManager.REJECT_REQUEST
     assert hcm.forward_client_cert_details == hcm_pb2.HttpConnectionManager.SANITIZE
 
 

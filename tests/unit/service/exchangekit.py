@@ -100,6 +100,7 @@ class ExchangeWorld:
             policy=policy,
             revocations=revocations,
             ledger=ledger,
+            tasks=ledger,
             replay=ReplayCache(),
             clock=clock,
             limits=limits,
@@ -130,6 +131,7 @@ class ExchangeWorld:
             ),
             revocations=revocations,
             ledger=ledger,
+            tasks=ledger,
             clock=clock,
             limits=limits,
         )

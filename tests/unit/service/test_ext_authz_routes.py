@@ -13,6 +13,7 @@ from spiffebind.service.ext_authz_routes import (
     Route,
     match_route,
     parse_routes,
+    request_host,
     request_path,
     route_from_context,
 )
@@ -78,7 +79,9 @@ ROUTES = (
 def test_longest_prefix_wins_and_exact_host_beats_wildcard(
     authority: str, path: str, audience: str
 ) -> None:
-    route = match_route(ROUTES, authority, path)
+    host = request_host(authority)
+    assert host is not None
+    route = match_route(ROUTES, host, path)
     assert route is not None
     assert route.audience == audience
 
@@ -108,16 +111,98 @@ def test_match_is_the_longest_matching_prefix(suffix: str) -> None:
         ("/a/./b", None),
         ("/a/..", None),
         ("/a%2Fb", None),
-        ("/a%2e%2e/b", None),
+        ("/a%2e%2e/b", "/a../b"),
+        ("/%2e%2e/b", None),
+        ("/a/%2E/b", None),
         ("/a%5Cb", None),
         ("/a\\b", None),
         ("search", None),
         ("", None),
         ("/a/..b/c", "/a/..b/c"),
+        # issue 15 item 5: one resource, one name (RFC 3986 section 6)
+        ("/search//admin/x", "/search/admin/x"),
+        ("//search///admin/x", "/search/admin/x"),
+        ("/search/%61dmin/x", "/search/admin/x"),
+        ("/search/%7euser", "/search/~user"),
+        ("/search/a%3ab", "/search/a%3Ab"),
+        ("/search/admin;x=1/y", None),
+        ("/search/admin%3Bx=1/y", None),
+        ("/search/%2561dmin", None),
+        ("/search/%6", None),
+        ("/search/%zz", None),
+        ("/search/%00", None),
+        ("/search/a b", None),
+        ("/search/\u00e9", None),
     ],
 )
 def test_request_path_drops_query_and_refuses_ambiguity(target: str, path: str | None) -> None:
     assert request_path(target) == path
+
+
+@pytest.mark.parametrize(
+    ("authority", "host"),
+    [
+        ("admin.internal", "admin.internal"),
+        ("Admin.Internal.", "admin.internal"),
+        ("admin.internal.:8443", "admin.internal"),
+        ("[::1]:8443", "[::1]"),
+        ("[::1]", "[::1]"),
+        ("10.0.0.1:80", "10.0.0.1"),
+        ("admin..internal", None),
+        ("admin.internal..", None),
+        ("", None),
+        ("admin internal", None),
+        ("admin%2einternal", None),
+    ],
+)
+def test_request_host_is_normalized_or_refused(authority: str, host: str | None) -> None:
+    assert request_host(authority) == host
+
+
+ADMIN = (Route("search", prefix="/search/"), Route("admin", prefix="/search/admin/"))
+
+
+@pytest.mark.parametrize(
+    ("authority", "target"),
+    [
+        ("tools", "/search//admin/x"),
+        ("tools", "/search/%61dmin/x"),
+        ("tools", "/search/admin/x"),
+    ],
+)
+def test_every_name_of_a_resource_gets_its_route(authority: str, target: str) -> None:
+    # Issue 15 item 5: these matched the wider /search/ route.
+    path, host = request_path(target), request_host(authority)
+    assert path is not None
+    assert host is not None
+    route = match_route(ADMIN, host, path)
+    assert route is not None
+    assert route.audience == "admin"
+
+
+def test_a_host_route_is_matched_whatever_the_spelling_of_the_host() -> None:
+    routes = (Route("any"), Route("admin", host="admin.internal"))
+    for authority in ("admin.internal.", "ADMIN.internal:443"):
+        host = request_host(authority)
+        assert host is not None
+        route = match_route(routes, host, "/")
+        assert route is not None
+        assert route.audience == "admin"
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"prefix": "/search//admin/"}, "write '/search/admin/'"),
+        ({"prefix": "/search/%61dmin/"}, "write '/search/admin/'"),
+        ({"prefix": "/a;b/"}, "not a normalized path"),
+        ({"host": "a b"}, "not a host name"),
+    ],
+)
+def test_route_prefixes_and_hosts_must_be_normal(raw: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_routes([{"audience": AUD, **raw}])
+    assert parse_routes([{"audience": AUD, "host": "Admin.Internal."}])[0].host == "admin.internal"
 
 
 def test_context_extensions_route() -> None:

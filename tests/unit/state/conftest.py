@@ -15,10 +15,18 @@ from pathlib import Path
 
 import pytest
 
+from spiffebind.state import IssuedLedger
+
 
 @pytest.fixture
 def state_dir(tmp_path: Path) -> Path:
     return tmp_path / "state"
+
+
+@pytest.fixture
+def ledger(state_dir: Path) -> Iterator[IssuedLedger]:
+    with IssuedLedger.open(state_dir) as opened:
+        yield opened
 
 
 @pytest.fixture

@@ -289,6 +289,11 @@ class Verifier:
         needs = _Needs(tuple(required_scopes), tuple(required_detail_types))
         return self._checked(token, audience, binding, needs, intermediates)
 
+    def dpop_nonce(self) -> str | None:
+        """The server nonce proofs must carry now, or None when nonces are not required."""
+        nonces = self._proof_rules.nonces
+        return nonces.current(self._clock.now()) if nonces is not None else None
+
     def introspect(self, token: str | bytes) -> VerifiedToken:
         """RFC 7662 "active": every check except audience, binding and scope, which belong
         to the resource server that asks, not to the token."""

@@ -42,6 +42,9 @@ DEFAULT_WINDOW = 60
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 """JWK members that hold secret key material (RFC 7518 section 6): a proof never carries them."""
 
+DPOP_ALGS = " ".join(sorted(ALGORITHMS))
+"""The ``algs`` of a ``DPoP`` challenge (RFC 9449 section 7.1): every alg a proof may use."""
+
 _FORBIDDEN = tuple(h for h in FORBIDDEN_HEADERS if h != "jwk")
 _MAX_JTI = 128
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")

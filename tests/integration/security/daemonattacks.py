@@ -22,6 +22,7 @@ import grpc
 from cryptography import x509
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 
+from spiffebind.api.socket import is_live
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.identity.pem import read_certificates
@@ -141,6 +142,14 @@ def verify_verdict(stub: Stub, m: Materials, attempt: Attempt) -> str:
         )
     answers = [stub.VerifyToken(request, timeout=10) for _ in range(d.sends if d else 1)]
     return VALID if answers[-1].valid else str(answers[-1].reason)
+
+
+@contextmanager
+def authz_stub(socket: Path) -> Iterator[AuthzStub]:
+    """Envoy's Authorization service on a daemon's ext_authz socket, once it answers."""
+    wait_for(lambda: is_live(socket), timeout=15, what=f"ext_authz on {socket}")
+    with grpc.insecure_channel(f"unix:{socket}") as channel:
+        yield AuthzStub(channel)
 
 
 def check_verdict(stub: AuthzStub, m: Materials, attempt: Attempt) -> str:

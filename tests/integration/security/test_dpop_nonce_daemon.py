@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from pathlib import Path
 
-import grpc
 import pytest
-from daemonattacks import AuthzStub, Stub, check_verdict, connect, verify_verdict
+from daemonattacks import AuthzStub, Stub, authz_stub, check_verdict, connect, verify_verdict
 
-from spiffebind.api.socket import is_live
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.testing.agents import SEARCH_POLICY
 from spiffebind.testing.attacks import DPOP_NONCE, Case, Materials
 from spiffebind.testing.attacks.dpop import DPOP_URI
 from spiffebind.testing.daemon import DaemonProcess
-from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
 
 pytestmark = pytest.mark.integration
@@ -59,10 +55,8 @@ def nonce_stub(nonce_daemon: DaemonProcess) -> Iterator[Stub]:
 
 @pytest.fixture(scope="module")
 def nonce_authz(spire: SpireTestBed, nonce_daemon: DaemonProcess) -> Iterator[AuthzStub]:
-    socket: Path = spire.root / "ext-authz-nonce.sock"
-    wait_for(lambda: is_live(socket), timeout=15, what=f"ext_authz on {socket}")
-    with grpc.insecure_channel(f"unix:{socket}") as channel:
-        yield AuthzStub(channel)
+    with authz_stub(spire.root / "ext-authz-nonce.sock") as stub:
+        yield stub
 
 
 def _world(real_world: Materials, stub: Stub) -> Materials:

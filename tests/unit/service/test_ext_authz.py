@@ -12,11 +12,6 @@ from spiffebind.token import VerifiedToken, thumbprint
 INVALID = 'Bearer error="invalid_token", error_description="{}"'
 
 
-@pytest.fixture(scope="module")
-def kit() -> Kit:
-    return Kit.build()
-
-
 @pytest.fixture(autouse=True)
 def _reset(kit: Kit) -> None:
     kit.clock.t = NOW

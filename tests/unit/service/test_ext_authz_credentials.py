@@ -11,11 +11,6 @@ from spiffebind.testing.envoy import envoy_url_encode
 from spiffebind.token import thumbprint
 
 
-@pytest.fixture(scope="module")
-def kit() -> Kit:
-    return Kit.build()
-
-
 def test_access_token() -> None:
     assert access_token("Bearer abc.DEF-_~+/.x==") == ("Bearer", "abc.DEF-_~+/.x==")
     assert access_token("bEaReR   t") == ("Bearer", "t")

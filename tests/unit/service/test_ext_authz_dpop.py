@@ -16,11 +16,6 @@ URI = "https://tools.example.org/search/q"
 INVALID_PROOF = f'DPoP error="invalid_dpop_proof", error_description="{{}}", algs="{DPOP_ALGS}"'
 
 
-@pytest.fixture(scope="module")
-def kit() -> Kit:
-    return Kit.build()
-
-
 @pytest.fixture(autouse=True)
 def _reset(kit: Kit) -> None:
     kit.clock.t = NOW

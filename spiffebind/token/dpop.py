@@ -9,6 +9,7 @@ the two. Pure: time, the replay cache and the nonce source are the caller's.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 
 from spiffebind.errors import DpopNonceRequired, Reason, RejectedError
 from spiffebind.token.claims import require_int
@@ -30,7 +31,7 @@ from spiffebind.token.jose import (
     sign_compact,
     signature_valid,
 )
-from spiffebind.token.jwk import jwk_public_key, jwk_thumbprint, key_jwk
+from spiffebind.token.jwk import REQUIRED_MEMBERS, jwk_public_key, jwk_thumbprint, key_jwk
 from spiffebind.token.proof import ReplayGuard
 from spiffebind.token.signed import FORBIDDEN_HEADERS, typ_is
 from spiffebind.token.svid import alg_for_key
@@ -193,14 +194,22 @@ def _proof_key(jws: CompactJws) -> str:
     if PRIVATE_MEMBERS & jwk.keys():
         raise _invalid("jwk carries private key members")
     try:
-        key = jwk_public_key(jwk)
+        key, jkt = _public_key(tuple((m, jwk[m]) for m in REQUIRED_MEMBERS[jwk["kty"]]))
     except (ValueError, KeyError, TypeError):
         raise _invalid("jwk is not a supported public key in canonical form") from None
     if alg_for_key(key) != alg:
         raise _invalid(f"alg {alg} does not fit the jwk")
     if not signature_valid(jws, alg, key):
         raise _invalid("signature does not verify with the proof's jwk")
-    return jwk_thumbprint(jwk)
+    return jkt
+
+
+@functools.lru_cache(maxsize=1024)
+def _public_key(members: tuple[tuple[str, Any], ...]) -> tuple[PublicKeyTypes, str]:
+    """The key and thumbprint of a JWK's required members; memoized like ``thumbprint``, as
+    one agent signs every proof with the same key (an unhashable member is a TypeError)."""
+    jwk = dict(members)
+    return jwk_public_key(jwk), jwk_thumbprint(jwk)
 
 
 def _claim(claims: Mapping[str, Any], name: str) -> str:

@@ -114,7 +114,7 @@ class Asking(Generic[S]):
             raise ConfigError(f"refusing to send a bound token over {scheme}://, only https")
         if self._dpop is None:
             return {"Authorization": f"Bearer {token.access_token}"}
-        return self._dpop.headers(token, method, url, body)
+        return self._dpop.headers(token.access_token, method, url, body)
 
     def _retry(self, status: int, headers: Mapping[str, str], jti: str) -> bool:
         """Whether to send once more: a new nonce named (same token), or the token refused

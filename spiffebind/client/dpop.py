@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from spiffebind.client.core import BoundToken
 from spiffebind.token import SigningIdentity
 from spiffebind.token.dpop import make_proof
 
@@ -35,7 +34,7 @@ class DpopSigner:
         self._nonce: str | None = None
         self._lock = threading.Lock()
 
-    def headers(self, token: BoundToken, method: str, url: str, body: bytes) -> dict[str, str]:
+    def headers(self, access_token: str, method: str, url: str, body: bytes) -> dict[str, str]:
         """``Authorization: DPoP`` and the ``DPoP`` proof for this request."""
         with self._lock:
             nonce = self._nonce
@@ -44,11 +43,11 @@ class DpopSigner:
             method=method,
             uri=url,
             now=self._clock(),
-            access_token=token.access_token,
+            access_token=access_token,
             nonce=nonce,
             body=body or None,
         )
-        return {"Authorization": f"DPoP {token.access_token}", "DPoP": proof}
+        return {"Authorization": f"DPoP {access_token}", "DPoP": proof}
 
     def learn(self, headers: Mapping[str, str]) -> bool:
         """Keep the nonce a response names; True when it is a new one."""

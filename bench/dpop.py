@@ -21,14 +21,12 @@ from typing import Any
 import grpc
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from bench.inprocess import World
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.client import AgentClient
 from spiffebind.client.credentials import StaticCredentials
-from spiffebind.clock import SystemClock
-from spiffebind.spiffeid import IdPattern
-from spiffebind.testing.pki import Authority
-from spiffebind.token import SigningIdentity, StaticBundles, Verifier, VerifierSettings, mint
+from spiffebind.token import SigningIdentity
 from spiffebind.token.dpop import DpopRequest, make_proof
 
 AUDIENCE = "spiffe://example.org/tools/search"
@@ -73,26 +71,9 @@ def _summary(times: dict[str, list[float]]) -> dict[str, Any]:
 
 
 def in_process(calls: int = 6000) -> dict[str, Any]:
-    root = Authority.root("example.org")
-    inter = root.intermediate()
-    signer = inter.issue("spiffe://example.org/spiffebind/node-1")
-    agent = inter.issue("spiffe://example.org/agents/planner")
-    token = mint(
-        SigningIdentity(tuple(signer.chain), signer.key),
-        agent_cert=agent.cert,
-        audiences=[AUDIENCE],
-        scopes=["search:read"],
-        ttl=3600,
-        max_ttl=3600,
-        now=time.time(),
-    ).token
-    verifier = Verifier(
-        VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
-        bundles=StaticBundles({"example.org": [root.cert]}),
-        clock=SystemClock(),
-    )
-    proofs = _proofs(agent.key, token, calls + 1)
-    presented = [agent.cert]
+    world = World.build()
+    token, verifier, presented = world.token, world.verifier(), [world.agent.cert]
+    proofs = _proofs(world.agent.key, token, calls + 1)
 
     def certificate() -> object:
         return verifier.verify(token, audience=AUDIENCE, presented_chain=presented)

@@ -52,8 +52,13 @@ def call_tool(n: Narrator, caller: Worker, port: int, token: str) -> Message:
     n.say(f"{' ' * len(lead)}over mTLS with the {name}'s own SVID")
     n.say("tool -> spiffebind: VerifyToken(token, the certificate the caller presented)")
     answer = caller.ask("call", port=port, tool_id=TOOL.spiffe_id, token=token, query=QUERY)
+    return heard(n, answer, "the tool answers")
+
+
+def heard(n: Narrator, answer: Message, what: str) -> Message:
+    """The tool's answer as the caller got it: status, and the challenge of a refusal."""
     if not answer["ok"]:
-        n.fail("the tool answers", answer["error"])
+        n.fail(what, answer["error"])
     n.say(f"<- {answer['status']} {answer['reason']}")
     if answer["www_authenticate"]:
         n.say(f"   WWW-Authenticate: {answer['www_authenticate']}")
@@ -75,12 +80,7 @@ def call_via_proxy(n: Narrator, caller: Worker, port: int, token: str, *, dpop: 
     answer = caller.ask(
         "call_via_proxy", port=port, tool_id=TOOL.spiffe_id, token=token, query=QUERY, dpop=dpop
     )
-    if not answer["ok"]:
-        n.fail("the tool answers through the proxy", answer["error"])
-    n.say(f"<- {answer['status']} {answer['reason']}")
-    if answer["www_authenticate"]:
-        n.say(f"   WWW-Authenticate: {answer['www_authenticate']}")
-    return answer
+    return heard(n, answer, "the tool answers through the proxy")
 
 
 def refused_for(

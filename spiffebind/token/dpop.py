@@ -88,14 +88,6 @@ class ProofRules:
     nonces: NonceSource | None = None
 
 
-@dataclass(frozen=True)
-class CheckedProof:
-    """A proof that passed: the RFC 7638 thumbprint of its key, to compare with ``cnf.jkt``."""
-
-    jkt: str
-    jti: str
-
-
 def _invalid(detail: str) -> RejectedError:
     return RejectedError(Reason.PROOF_INVALID, detail)
 
@@ -254,9 +246,10 @@ def check_proof(
     now: float,
     rules: ProofRules,
     replay: ReplayGuard,
-) -> CheckedProof:
-    """Every proof check of RFC 9449 section 4.3; RejectedError ``proof_invalid`` (or
-    DpopNonceRequired) on the first failure. ``access_token`` None skips ``ath`` (a proof at a
+) -> str:
+    """Every proof check of RFC 9449 section 4.3, then the RFC 7638 thumbprint of the proof's
+    key (to compare with ``cnf.jkt``); RejectedError ``proof_invalid`` (or DpopNonceRequired)
+    on the first failure. ``access_token`` None skips ``ath`` (a proof at a
     token endpoint). The ``jti`` is recorded last, so only an otherwise valid proof burns it.
     """
     try:
@@ -281,4 +274,4 @@ def check_proof(
             raise DpopNonceRequired(nonces.current(now), "nonce missing or stale")
     if not replay.first_use(f"{jkt}.{jti}", iat + rules.window, now):
         raise _invalid("jti already used (or replay cache full)")
-    return CheckedProof(jkt, jti)
+    return jkt

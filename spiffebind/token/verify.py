@@ -340,10 +340,10 @@ class Verifier:
         and token (``proof_invalid``), made with the bound key. No step 13: a bare key names
         no workload, and ``exp`` never outlives the certificate whose key ``jkt`` names."""
         bound = bound_key(claims)
-        proof = check_proof(
+        jkt = check_proof(
             request, access_token=token, now=now, rules=self._proof_rules, replay=self._dpop_replay
         )
-        check_binding_match(bound, proof.jkt, "DPoP key")
+        check_binding_match(bound, jkt, "DPoP key")
 
     def _authenticated(
         self,

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey
-from tokenkit import DROP, ISSUERS, NOW, SERVICE_ID, FixedClock, World, b64u
+from tokenkit import DROP, ISSUERS, NOW, SERVICE_ID, World, b64u
 
 from spiffebind.errors import DpopNonceRequired, Reason, RejectedError, TokenRejected
 from spiffebind.testing.forge import compact
@@ -221,10 +221,8 @@ def test_content_digest_is_rfc_9530_sha_256() -> None:
 def test_rfc_9449_example_proof_has_the_rfc_thumbprint_and_is_too_old_now() -> None:
     request = DpopRequest(RFC9449_PROOF, "POST", "https://server.example.com/token")
     replay = ReplayCache()
-    checked = check_proof(
-        request, access_token=None, now=1562262616, rules=ProofRules(), replay=replay
-    )
-    assert checked.jkt == RFC9449_JKT
+    jkt = check_proof(request, access_token=None, now=1562262616, rules=ProofRules(), replay=replay)
+    assert jkt == RFC9449_JKT
     with pytest.raises(RejectedError) as old:
         check_proof(request, access_token=None, now=NOW, rules=ProofRules(), replay=replay)
     assert (old.value.reason, old.value.detail) == (
@@ -234,15 +232,17 @@ def test_rfc_9449_example_proof_has_the_rfc_thumbprint_and_is_too_old_now() -> N
 
 
 def test_rfc_9449_example_proof_against_our_token_is_proof_invalid(world: World) -> None:
-    """At its own time it would be fine but for ``ath``, which a token-request proof lacks."""
-    world.clock.t = 1562262616
+    """A proof for a token request has no ``ath``, so even at its own time it proves nothing
+    about our token; now it is also too old; and its key is not the one our token names."""
     request = DpopRequest(RFC9449_PROOF, "POST", "https://server.example.com/token")
-    check = check_proof(
-        request, access_token=None, now=world.clock.t, rules=ProofRules(), replay=ReplayCache()
-    )
-    assert check.jkt != cert_jkt(world.agent.cert)
-    world.clock = FixedClock()
-    assert _verify(world, world.forge(), request) == Reason.PROOF_INVALID
+    token = world.forge()
+    with pytest.raises(RejectedError) as at_its_time:
+        check_proof(
+            request, access_token=token, now=1562262616, rules=ProofRules(), replay=ReplayCache()
+        )
+    assert at_its_time.value.detail == "claim 'ath' must be a non-empty string"
+    assert cert_jkt(world.agent.cert) != RFC9449_JKT
+    assert _verify(world, token, request) == Reason.PROOF_INVALID
 
 
 def test_a_proof_made_by_joserfc_verifies(world: World) -> None:

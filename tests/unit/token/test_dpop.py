@@ -331,3 +331,35 @@ def test_rfc_3986_normalization(uri: str, normal: str) -> None:
 def test_only_absolute_http_uris_are_htus(uri: str) -> None:
     with pytest.raises(ValueError):
         normalize_htu(uri)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+HEADER_CHANGES = st.dictionaries(
+    st.sampled_from(["typ", "alg", "jwk", "kid", "x5c", "crit"]), JSON, max_size=2
+)
+CLAIM_CHANGES = st.dictionaries(
+    st.sampled_from(["jti", "htm", "htu", "iat", "ath", "nonce", "content_digest"]),
+    JSON,
+    max_size=2,
+)
+
+
+@FAST
+@given(header=HEADER_CHANGES, claims=CLAIM_CHANGES)
+def test_any_hand_made_proof_is_proof_invalid_and_nothing_else(
+    pki: World, header: dict[str, Any], claims: dict[str, Any]
+) -> None:
+    """Whatever a header or claim holds, the answer is ``proof_invalid``, never a crash. (The
+    verifier sees the body here, and no drawn claim is its ``content_digest``.)"""
+    token = pki.forge()
+    proof = compact(_header(pki, **header), _claims(pki, token, **claims), pki.agent.key)
+    request = DpopRequest(proof, "POST", URI, hashlib.sha256(b"{}").digest())
+    with pytest.raises(RejectedError) as rejected:
+        check_proof(request, access_token=token, now=NOW, rules=ProofRules(), replay=ReplayCache())
+    assert rejected.value.reason is Reason.PROOF_INVALID

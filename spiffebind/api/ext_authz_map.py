@@ -62,6 +62,9 @@ def check_response(verdict: Verdict) -> Any:
             ok_response=authz.OkHttpResponse(
                 headers=[_option(name, value) for name, value in verdict.set_headers],
                 headers_to_remove=list(verdict.remove_headers),
+                response_headers_to_add=[
+                    _option(name, value) for name, value in verdict.response_headers
+                ],
             ),
         )
     code = code_pb2.UNAUTHENTICATED if verdict.status == 401 else code_pb2.PERMISSION_DENIED

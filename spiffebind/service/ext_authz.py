@@ -37,6 +37,7 @@ from spiffebind.token.dpop import DPOP_ALGS, DpopRequest
 from spiffebind.token.verify import bound_thumbprint, check_binding_match, check_scopes
 
 XFCC = "x-forwarded-client-cert"
+NONCE_HEADER = "dpop-nonce"
 PARTIAL_BODY = "x-envoy-auth-partial-body"
 HEADER_PREFIX = "x-spiffebind-"
 # Header values are visible ASCII; anything else (and "%" itself) is percent-encoded.
@@ -81,6 +82,7 @@ class Verdict:
     set_headers: tuple[tuple[str, str], ...] = ()
     remove_headers: tuple[str, ...] = ()
     deny_headers: tuple[tuple[str, str], ...] = ()  # beside WWW-Authenticate, e.g. DPoP-Nonce
+    response_headers: tuple[tuple[str, str], ...] = ()  # to the client on success: DPoP-Nonce
 
     @property
     def allowed(self) -> bool:
@@ -163,8 +165,15 @@ class ExtAuthz:
         removed = [h for h in request.headers if h.startswith(HEADER_PREFIX) and h not in kept]
         if not self._settings.keep_authorization:
             removed.extend(("authorization", "dpop") if scheme == DPOP else ("authorization",))
+        nonce = self._verifier.dpop_nonce() if scheme == DPOP else None
         return Verdict(
-            200, verified, route, presenter, set_headers=sets, remove_headers=tuple(removed)
+            200,
+            verified,
+            route,
+            presenter,
+            set_headers=sets,
+            remove_headers=tuple(removed),
+            response_headers=((NONCE_HEADER, nonce),) if nonce else (),
         )
 
     def _route(self, request: HttpCheck) -> Route:
@@ -224,7 +233,7 @@ class ExtAuthz:
         if isinstance(exc, DpopNonceRequired):
             nonce = challenge("use_dpop_nonce", exc.reason, scheme=DPOP)
             return Verdict(
-                401, exc, route, presenter, nonce, deny_headers=(("dpop-nonce", exc.nonce),)
+                401, exc, route, presenter, nonce, deny_headers=((NONCE_HEADER, exc.nonce),)
             )
         error = "invalid_dpop_proof" if exc.reason is Reason.PROOF_INVALID else "invalid_token"
         return Verdict(401, exc, route, presenter, challenge(error, exc.reason, scheme=scheme))

@@ -107,8 +107,18 @@ def test_a_nonce_challenge_carries_the_nonce_and_the_retry_passes(kit: Kit) -> N
         401,
         f'DPoP error="use_dpop_nonce", error_description="proof_invalid", algs="{DPOP_ALGS}"',
     )
-    retry = service.check(_check(kit, token, _proof(kit, token, nonce=headers["dpop-nonce"])))
-    assert retry.allowed
+    retry = check_response(
+        service.check(_check(kit, token, _proof(kit, token, nonce=headers["dpop-nonce"])))
+    )
+    assert retry.status.code == 0
+    [fresh] = retry.ok_response.response_headers_to_add  # RFC 9449 section 8.2
+    assert (fresh.header.key, fresh.header.value) == ("dpop-nonce", headers["dpop-nonce"])
+
+
+def test_without_nonces_no_nonce_header_goes_back(kit: Kit) -> None:
+    token = kit.token()
+    verdict = kit.authz().check(_check(kit, token, _proof(kit, token)))
+    assert (verdict.allowed, verdict.response_headers) == (True, ())
 
 
 def test_envoys_scheme_host_path_and_raw_body_make_the_request(kit: Kit) -> None:

@@ -114,10 +114,8 @@ class Tool:
         )
         verdict = self._authz.check(check)
         answer = {"www-authenticate": verdict.challenge} if verdict.challenge else {}
-        return (200 if verdict.allowed else verdict.status), {
-            **answer,
-            **dict(verdict.deny_headers),
-        }
+        extra = verdict.response_headers if verdict.allowed else verdict.deny_headers
+        return (200 if verdict.allowed else verdict.status), {**answer, **dict(extra)}
 
     def httpx(self, request: httpx.Request) -> httpx.Response:
         status, headers = self.answer(

@@ -110,10 +110,11 @@ def _normalize_escape(match: re.Match[str]) -> str:
     return char if _UNRESERVED.fullmatch(char) else match.group(0).upper()
 
 
+@functools.lru_cache(maxsize=1024)
 def normalize_htu(uri: str) -> str:
     """RFC 9449 section 4.3: the URI without query and fragment, normalized per RFC 3986
     sections 6.2.2 and 6.2.3 (case, percent-encoding, dot segments, default port, empty path).
-    ValueError when it is no absolute http(s) URI."""
+    ValueError when it is no absolute http(s) URI. Memoized: a tool sees the same few URIs."""
     parts = urlsplit(uri)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:

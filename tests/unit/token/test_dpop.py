@@ -4,14 +4,17 @@ verifier's ordered steps, interop with an independent library and RFC 9449's own
 from __future__ import annotations
 
 import hashlib
+import json
 import string
 from typing import Any
 
+import jwt as pyjwt
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey
+from jwt.algorithms import get_default_algorithms
 from tokenkit import DROP, ISSUERS, NOW, SERVICE_ID, World, b64u
 
 from spiffebind.errors import DpopNonceRequired, Reason, RejectedError, TokenRejected
@@ -255,6 +258,29 @@ def test_a_proof_made_by_joserfc_verifies(world: World) -> None:
     claims["ath"] = b64u(hashlib.sha256(token.encode()).digest())
     proof = jwt.encode(header, claims, key, algorithms=["ES256"])
     assert _verify(world, token, DpopRequest(proof, "POST", URI)) == "valid"
+
+
+@pytest.mark.parametrize("key_type", ["ec-p256", "ec-p384", "rsa-2048", "ed25519"])
+def test_a_proof_made_by_pyjwt_verifies(pki: World, key_type: str) -> None:
+    """pyjwt writes the header's jwk itself (its own JWK encoder) and signs the proof."""
+    holder = pki.inter.issue("spiffe://example.org/agents/k", key_type=key_type)  # type: ignore[arg-type]
+    alg = {"ec-p256": "ES256", "ec-p384": "ES384", "rsa-2048": "RS256", "ed25519": "EdDSA"}
+    algorithm = get_default_algorithms()[alg[key_type]]
+    jwk = json.loads(algorithm.to_jwk(holder.cert.public_key()))
+    token = pki.forge(claims={"cnf": {"jkt": cert_jkt(holder.cert)}})
+    claims = {"jti": "pyjwt-1", "htm": "POST", "htu": URI, "iat": NOW}
+    claims["ath"] = b64u(hashlib.sha256(token.encode()).digest())
+    proof = pyjwt.encode(
+        claims, holder.key, algorithm=alg[key_type], headers={"typ": "dpop+jwt", "jwk": jwk}
+    )
+    jkt = check_proof(
+        DpopRequest(proof, "POST", URI),
+        access_token=token,
+        now=NOW,
+        rules=ProofRules(),
+        replay=ReplayCache(),
+    )
+    assert jkt == cert_jkt(holder.cert)
 
 
 PATHS = st.lists(st.text(string.ascii_letters + string.digits + "-._~", max_size=6), max_size=4)

@@ -71,6 +71,14 @@ def parse_group(where: str, value: Any) -> int | None:
         raise ConfigError(f"{where} {text!r}: no such group") from None
 
 
+def parse_dpop_window(where: str, value: Any) -> int:
+    """Seconds a DPoP proof's ``iat`` may lie in the past: 1 up to the MCP profile's 300."""
+    seconds = int(value)
+    if not 1 <= seconds <= 300:
+        raise ConfigError(f"{where} {value!r}: must be between 1 and 300 seconds")
+    return seconds
+
+
 def parse_bundle_args(where: str, values: Iterable[str]) -> dict[str, Path]:
     """``TD=PEM`` pairs into a mapping of trust-domain name to file."""
     bundles: dict[str, Path] = {}
@@ -266,6 +274,24 @@ class DaemonConfig:
         help="Verification skew, 0 to 300.",
         doc="how far clocks may disagree when verifying, 0 to 300",
         chart={"type": "integer", "minimum": 0},
+    )
+    dpop_window: int = option(
+        60,
+        metavar="SECONDS",
+        click_type=int,
+        parse=parse_dpop_window,
+        help="Seconds a DPoP proof's iat may lie in the past (the MCP profile uses 300).",
+        doc="how far in the past a DPoP proof's `iat` may lie, 1 to 300 (the MCP profile uses "
+        "300); a proof may be at most `--clock-skew` ahead",
+        chart={"type": "integer", "minimum": 1, "maximum": 300},
+    )
+    dpop_require_nonce: bool = option(
+        False,
+        is_flag=True,
+        help="Make every DPoP proof carry a server nonce (RFC 9449 section 8).",
+        doc="every DPoP proof must carry a fresh server nonce (RFC 9449 section 8); answers "
+        "carry the nonce to use ([token-profile.md](token-profile.md) section 7)",
+        chart={"type": "boolean"},
     )
     grace_seconds: float = option(
         5.0,

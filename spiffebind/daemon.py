@@ -81,6 +81,7 @@ class Daemon:
         self.clock = SystemClock()
         self.keys = PublishedKeys(self.clock)
         self.replay = ReplayCache()
+        self.dpop_replay = ReplayCache()  # DPoP proof jtis, apart from signed requests
         self._stop = asyncio.Event()
         self._held: Identity | None = None
         with contextlib.ExitStack() as opened:
@@ -122,6 +123,7 @@ class Daemon:
             revocations=self.revocations,
             ledger=self.ledger,
             replay=self.replay,
+            dpop_replay=self.dpop_replay,
             decisions=self.decisions,
             clock=self.clock,
             readiness=self.readiness,

@@ -6,6 +6,7 @@ pattern); :mod:`spiffebind.daemon` owns the lifecycle, this module only the grap
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from spiffebind.service.revocation import Revocation
 from spiffebind.spiffeid import IdPattern
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
+from spiffebind.token.nonce import RotatingNonces
 from spiffebind.upstream import UpstreamValidator
 
 
@@ -42,6 +44,7 @@ def build_parts(
     revocations: RevocationStore,
     ledger: IssuedLedger,
     replay: ReplayCache,
+    dpop_replay: ReplayCache,
     decisions: Decisions,
     clock: Clock,
     readiness: Callable[[], tuple[bool, str]],
@@ -74,6 +77,7 @@ def build_parts(
             config.issuers or (IdPattern.parse(me.spiffe_id),),
             clock_skew=config.clock_skew,
             max_lifetime=config.max_ttl,
+            dpop_window=config.dpop_window,
         ),
         # the last bundles received, even once our own SVID has expired: verification goes
         # on while issuance stops
@@ -81,6 +85,8 @@ def build_parts(
         clock=clock,
         revocation=revocations,
         policy=policy,
+        dpop_replay=dpop_replay,
+        dpop_nonces=RotatingNonces(secrets.token_bytes(32)) if config.dpop_require_nonce else None,
     )
     info = InfoSource(
         identity=identity,

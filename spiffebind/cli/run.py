@@ -34,7 +34,9 @@ def _click_options(command: Callable[..., Any]) -> Callable[..., Any]:
             type=spec.click_type,
             metavar=spec.metavar or None,
             multiple=spec.multiple,
-            is_flag=spec.is_flag,
+            # None, not False: click 8.5 reads an explicit is_flag=False as "the value is
+            # optional", and then takes a value such as -5 for an unknown option
+            is_flag=spec.is_flag or None,
             envvar=[spec.env, *spec.env_fallbacks],
             show_envvar=True,
             show_default=options.shown_default(f, spec) or False,

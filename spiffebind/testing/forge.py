@@ -28,6 +28,7 @@ from spiffebind.spiffeid import IdPattern
 from spiffebind.testing.clock import ManualClock
 from spiffebind.testing.pki import Authority, Issued
 from spiffebind.token import StaticBundles, Verifier, VerifierSettings
+from spiffebind.token.jwk import cert_jkt
 
 NOW = 1_900_000_000
 TD = "example.org"
@@ -155,7 +156,10 @@ class World:
             "jti": "bWFkZS11cC1idXQtbG9uZy1lbm91Z2g",
             "scope": "search:read",
             "txn": "task-1",
-            "cnf": {"x5t#S256": x5t(bound or self.agent.cert)},
+            "cnf": {
+                "x5t#S256": x5t(bound or self.agent.cert),
+                "jkt": cert_jkt(bound or self.agent.cert),
+            },
         }
 
     def forge(

@@ -37,6 +37,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "default_ttl": ("60", 60),
     "max_ttl": ("600", 600),
     "clock_skew": ("5", 5),
+    "dpop_window": ("300", 300),
+    "dpop_require_nonce": ("true", True),
     "grace_seconds": ("1.5", 1.5),
     "ext_authz_socket": ("/tmp/sbo/authz.sock", Path("/tmp/sbo/authz.sock")),
     "ext_authz_socket_mode": ("0600", 0o600),
@@ -134,3 +136,10 @@ def test_a_bad_value_is_exit_2_naming_its_option(env: dict[str, str], named: str
 
     assert result.exit_code == 2, result.output
     assert named in result.stderr
+
+
+@pytest.mark.parametrize("args", [["--max-ttl", "-5"], ["--max-ttl=-5"]])
+def test_a_negative_number_is_a_value_not_an_option(args: list[str]) -> None:
+    result = CliRunner().invoke(main, ["run", "--workload-api", "unix:///tmp/sbo/a.sock", *args])
+    assert result.exit_code == 2
+    assert "--default-ttl and --max-ttl must be positive" in result.output

@@ -1,5 +1,6 @@
 """The httpx and requests adapters attach the agent's bound token and retry once when a tool
-refuses it, against an in-process fake agent and fake tools (no daemon, no TLS)."""
+refuses it, against an in-process fake agent and fake tools (no daemon, no TLS); here as
+over mTLS (``Bearer``), test_http_dpop.py for DPoP."""
 
 from __future__ import annotations
 
@@ -16,12 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 import requests
-from requests.adapters import BaseAdapter
+from requestskit import AnsweringAdapter
 
 from spiffebind.client.core import BoundToken
 from spiffebind.client.httpx_auth import AsyncBoundTokenAuth, BoundTokenAuth
 from spiffebind.client.requests_auth import BoundTokenAuth as RequestsBoundTokenAuth
 from spiffebind.errors import ConfigError
+from spiffebind.token import SigningIdentity
 
 TOOL = "spiffe://example.org/tools/search"
 URL = "https://tool.test/search"
@@ -59,11 +61,15 @@ class FakeAgent:
         self.forgotten.append(jti)
         self.cache = {k: t for k, t in self.cache.items() if t.jti != jti}
 
+    def signing(self) -> SigningIdentity:
+        raise AssertionError("an mTLS-bound auth never signs a DPoP proof")
+
 
 class AsyncFakeAgent:
     def __init__(self, agent: FakeAgent) -> None:
         self._agent = agent
         self.forget = agent.forget
+        self.signing = agent.signing
 
     async def token(
         self,
@@ -106,7 +112,7 @@ def sync_client(tool: FakeTool, auth: httpx.Auth) -> httpx.Client:
 
 
 def search_auth(agent: FakeAgent) -> BoundTokenAuth:
-    return BoundTokenAuth(agent, TOOL, ["search:read"], txn="task-1", ttl=60)
+    return BoundTokenAuth(agent, TOOL, ["search:read"], txn="task-1", ttl=60, proof="mtls")
 
 
 def test_httpx_attaches_the_cached_token_for_the_task(agent: FakeAgent) -> None:
@@ -182,7 +188,9 @@ def test_httpx_refuses_to_send_a_token_in_clear_text(agent: FakeAgent) -> None:
 
 def test_async_flow_retries_a_refused_token_once(agent: FakeAgent) -> None:
     tool = FakeTool(dead={"tok-1"})
-    auth = AsyncBoundTokenAuth(AsyncFakeAgent(agent), TOOL, ["search:read"], txn="task-1")
+    auth = AsyncBoundTokenAuth(
+        AsyncFakeAgent(agent), TOOL, ["search:read"], txn="task-1", proof="mtls"
+    )
 
     async def call() -> httpx.Response:
         transport = httpx.MockTransport(tool.httpx)
@@ -211,50 +219,26 @@ def test_sync_auth_on_an_async_client_fails_instead_of_sending_no_token(agent: F
 
 def test_async_auth_on_a_sync_client_fails_instead_of_sending_no_token(agent: FakeAgent) -> None:
     tool = FakeTool()
-    auth = AsyncBoundTokenAuth(AsyncFakeAgent(agent), TOOL)
+    auth = AsyncBoundTokenAuth(AsyncFakeAgent(agent), TOOL, proof="mtls")
 
     with sync_client(tool, auth) as http, pytest.raises(ConfigError, match="use BoundTokenAuth"):
         http.get(URL)
     assert tool.seen == []
 
 
-class FakeAdapter(BaseAdapter):
-    """A requests transport that asks a FakeTool, as HTTPAdapter would ask a server."""
-
-    def __init__(self, tool: FakeTool) -> None:
-        super().__init__()
-        self._tool = tool
-
-    def send(
-        self,
-        request: requests.PreparedRequest,
-        stream: bool = False,
-        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
-        verify: bool | str = True,
-        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
-        proxies: Mapping[str, str] | None = None,
-    ) -> requests.Response:
-        body = request.body if isinstance(request.body, bytes) else b""
-        status, headers = self._tool.judge(request.headers.get("Authorization", ""), body)
-        response = requests.Response()
-        response.status_code, response.request, response.url = status, request, request.url or ""
-        response.headers.update(headers)
-        response._content = b"{}"
-        response.connection = self  # type: ignore[assignment]  # HTTPAdapter sets itself here
-        return response
-
-    def close(self) -> None:
-        pass
-
-
 def requests_session(tool: FakeTool) -> requests.Session:
     session = requests.Session()
-    session.mount("https://", FakeAdapter(tool))
+    session.mount(
+        "https://",
+        AnsweringAdapter(
+            lambda request, body: tool.judge(request.headers.get("Authorization", ""), body)
+        ),
+    )
     return session
 
 
 def requests_auth(agent: FakeAgent) -> RequestsBoundTokenAuth:
-    return RequestsBoundTokenAuth(agent, TOOL, ["search:read"], txn="task-1")
+    return RequestsBoundTokenAuth(agent, TOOL, ["search:read"], txn="task-1", proof="mtls")
 
 
 def test_requests_refused_token_is_forgotten_and_retried_once_fresh(agent: FakeAgent) -> None:

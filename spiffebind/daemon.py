@@ -70,6 +70,7 @@ class Daemon:
             self.policy = LivePolicy(config.policy, config.max_ttl)
         except PolicyError as exc:
             raise ConfigError(f"policy {config.policy}: {exc}") from None
+        self.metrics.policy_reloaded.set_to_current_time()
         self.audit = (
             AuditLog.open(
                 config.audit_log,
@@ -86,6 +87,7 @@ class Daemon:
         self.metrics.revocations_held.set_function(lambda: sum(self.revocations.counts()))
         self.metrics.replay_entries.set_function(lambda: len(self.replay))
         self.metrics.identity_ready.set_function(lambda: self.identity.health().ready)
+        self.metrics.ready.set_function(lambda: self._readiness()[0])
         self._stop = asyncio.Event()
         self._ready = False
         self._announced: bool | None = None
@@ -196,6 +198,7 @@ class Daemon:
             self._lifecycle(EventKind.POLICY_RELOAD, Decision.DENY, reason="policy_invalid")
             return
         self.metrics.policy_reloads.labels(result="ok").inc()
+        self.metrics.policy_reloaded.set_to_current_time()
         self.metrics.policy_rules.set(len(policy.rules))
         self._lifecycle(EventKind.POLICY_RELOAD, Decision.ALLOW)
 

@@ -124,7 +124,8 @@ class Decisions:
         peer_x5t: str,
         latency: float,
     ) -> None:
-        """One Envoy check: its own audit event, counted with the verifications it is."""
+        """One Envoy check: its own audit event, counted with the verifications it is, under
+        ``source="ext_authz"``."""
         self._verification(EventKind.EXT_AUTHZ, outcome, call, peer_x5t, latency)
 
     def _verification(
@@ -142,14 +143,15 @@ class Decisions:
             "peer_x5t": peer_x5t,
             "latency": latency,
         }
+        source = "ext_authz" if event is EventKind.EXT_AUTHZ else "verify_token"
         if isinstance(outcome, RejectedError):
             reason = outcome.reason.value
             self.record(event, Decision.DENY, reason=reason, **common)
-            self._metrics.verifications.labels(result="deny", reason=reason).inc()
+            self._metrics.verifications.labels(result="deny", reason=reason, source=source).inc()
             return
         fields = _token_fields(outcome.claims, outcome.chain)
         self.record(event, Decision.ALLOW, **common, **fields)
-        self._metrics.verifications.labels(result="allow", reason="").inc()
+        self._metrics.verifications.labels(result="allow", reason="", source=source).inc()
 
     def introspected(self, verified: VerifiedToken | None, exc: RejectedError | None) -> None:
         """Introspection is a lookup, not an authorization: audited, not counted."""

@@ -75,9 +75,14 @@ def test_each_check_is_answered_audited_and_counted() -> None:
         "search",
     )
     for reason in ("malformed", "policy_denied"):
-        labels = {"result": "deny", "reason": reason}
+        labels = {"result": "deny", "reason": reason, "source": "ext_authz"}
         assert registry.get_sample_value("spiffebind_token_verifications_total", labels) == 1
-    histogram = {"method": "Check", "code": "OK"}
+    histogram = {
+        "grpc_service": "envoy.service.auth.v3.Authorization",
+        "grpc_method": "Check",
+        "grpc_code": "OK",
+        "grpc_type": "unary",
+    }
     assert (
         registry.get_sample_value("spiffebind_grpc_server_handling_seconds_count", histogram) == 2
     )

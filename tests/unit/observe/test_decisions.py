@@ -173,7 +173,8 @@ def test_a_verified_token_audits_the_call_the_chain_and_the_presenter(
 
     moved = harness.moved(lambda: harness.decisions.verified(verified, call, peer, 0.001))
 
-    assert moved == {series("spiffebind_token_verifications_total", result="allow", reason=""): 1.0}
+    verifications = "spiffebind_token_verifications_total"
+    assert moved == {series(verifications, result="allow", reason="", source="verify_token"): 1.0}
     assert harness.event() == {
         **EMPTY,
         "event": "verify",
@@ -204,9 +205,8 @@ def test_a_refused_verification_counts_its_reason(harness: Harness, reason: Reas
 
     moved = harness.moved(lambda: harness.decisions.verify_refused(refusal, call, [], 0.002))
 
-    assert moved == {
-        series("spiffebind_token_verifications_total", result="deny", reason=reason.value): 1.0
-    }
+    labels = {"result": "deny", "reason": reason.value, "source": "verify_token"}
+    assert moved == {series("spiffebind_token_verifications_total", **labels): 1.0}
     assert harness.event() == {
         **EMPTY,
         "event": "verify",

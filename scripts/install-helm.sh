@@ -11,15 +11,12 @@ has_version() {  # $1 = path of a helm binary
   [ -x "$1" ] && "$1" version --short 2>/dev/null | grep -Eq "^v${version//./\\.}(\+|$)"
 }
 
-if has_version "$bin_dir/helm"; then
-  echo "$bin_dir"; exit 0
+# shellcheck source=scripts/go-tool.sh
+. "$(dirname "$0")/go-tool.sh"
+if found=$(find_binary helm "$bin_dir"); then
+  dirname "$found"; exit 0
 fi
-on_path=$(command -v helm || true)
-if [ -n "$on_path" ] && has_version "$on_path"; then
-  dirname "$on_path"; exit 0
-fi
-
-command -v go >/dev/null || { echo "install-helm: 'go' is not on PATH (helm v${version} needs Go >= 1.26)" >&2; exit 2; }
+require_go install-helm "helm v${version} needs Go >= 1.26"
 echo "install-helm: building helm v${version} from the Go module proxy (a cold build takes several minutes)" >&2
 start=$(date +%s)
 mkdir -p "$bin_dir"

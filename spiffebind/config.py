@@ -7,6 +7,7 @@ bad value fails at start-up with one line naming the setting.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +58,8 @@ class DaemonConfig:
     request_window: int = 60
     grace_seconds: float = 5.0
     ext_authz_socket: Path | None = None
+    ext_authz_address: tuple[str, int] | None = None
+    ext_authz_plaintext: bool = False
     ext_authz: ExtAuthzSettings = field(default_factory=ExtAuthzSettings)
     upstream_issuers: tuple[UpstreamIssuer, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -96,12 +99,35 @@ def parse_bundle_args(values: Iterable[str]) -> dict[str, Path]:
     return bundles
 
 
-def parse_address(value: str) -> tuple[str, int]:
+def parse_address(value: str, option: str = "--metrics-address") -> tuple[str, int]:
     """``HOST:PORT`` (IPv6 in brackets) into a pair, ConfigError otherwise."""
     host, sep, port = value.rpartition(":")
     if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"--metrics-address {value!r}: expected HOST:PORT")
+        raise ConfigError(f"{option} {value!r}: expected HOST:PORT")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def ext_authz_address(value: str | None, plaintext: bool) -> tuple[str, int] | None:
+    """The ext_authz TCP address; plaintext is refused unless it is a loopback address,
+    where only this host's processes can connect."""
+    if value is None:
+        if plaintext:
+            raise ConfigError("--ext-authz-plaintext needs --ext-authz-address")
+        return None
+    address = parse_address(value, "--ext-authz-address")
+    if plaintext and not _loopback(address[0]):
+        raise ConfigError(
+            f"--ext-authz-plaintext: {address[0]} is not a loopback address; "
+            "off the host, ext_authz is served with mutual TLS only"
+        )
+    return address
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def parse_patterns(option: str, values: Iterable[str]) -> tuple[IdPattern, ...]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer
+from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
 from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.jwks import PublishedKeys
 from spiffebind.api.server import ApiServer, Listener, SocketServer
@@ -114,18 +114,36 @@ class Daemon:
         self.verifier, self.info = parts.verifier, parts.info
         return parts.servicer
 
+    def _ext_authz(self) -> ExtAuthzServicer:
+        """Envoy's ext_authz, deciding with the very verifier VerifyToken uses."""
+        return ExtAuthzServicer(ExtAuthz(self.verifier, self.config.ext_authz), self.decisions)
+
     async def _start_ext_authz(self) -> ExtAuthzServer | None:
-        """Envoy's ext_authz endpoint, deciding with the very verifier VerifyToken uses."""
         path = self.config.ext_authz_socket
         if path is None:
             return None
         server = ExtAuthzServer(
             Listener(path, self.config.socket_mode),
-            ExtAuthzServicer(ExtAuthz(self.verifier, self.config.ext_authz), self.decisions),
+            self._ext_authz(),
             interceptors=(MetricsInterceptor(self.metrics),),
         )
         await server.start()
         log.info("ext_authz listening on %s", path)
+        return server
+
+    async def _start_ext_authz_tcp(self, me: Identity) -> ExtAuthzTcpServer | None:
+        address = self.config.ext_authz_address
+        if address is None:
+            return None
+        server = ExtAuthzTcpServer(
+            address,
+            self._ext_authz(),
+            None if self.config.ext_authz_plaintext else (self.identity, me),
+            interceptors=(MetricsInterceptor(self.metrics),),
+        )
+        port = await server.start()
+        scheme = "plaintext" if self.config.ext_authz_plaintext else "mutual TLS"
+        log.info("ext_authz listening on %s:%d (%s)", address[0], port, scheme)
         return server
 
     def _http(self, loop: asyncio.AbstractEventLoop) -> HttpServer | None:
@@ -282,6 +300,7 @@ class Daemon:
         http = self._http(loop)
         server: ApiServer | None = None
         ext_authz: ExtAuthzServer | None = None
+        ext_authz_tcp: ExtAuthzTcpServer | None = None
         try:
             me = await self._first_identity()
             if me is None:
@@ -295,6 +314,7 @@ class Daemon:
             )
             await server.start()
             ext_authz = await self._start_ext_authz()
+            ext_authz_tcp = await self._start_ext_authz_tcp(me)
             sockets: list[SocketServer] = [s for s in (server, ext_authz) if s is not None]
             self._ready = True
             log.info("API listening on %s", self.config.socket)
@@ -315,7 +335,9 @@ class Daemon:
             log.info("stopping")
             self._lifecycle(EventKind.SHUTDOWN, Decision.ALLOW)
             grace = self.config.grace_seconds
-            await asyncio.gather(*(s.stop(grace) for s in (server, ext_authz) if s is not None))
+            await asyncio.gather(
+                *(s.stop(grace) for s in (server, ext_authz, ext_authz_tcp) if s is not None)
+            )
             if http is not None:
                 http.close()
             self.identity.close()

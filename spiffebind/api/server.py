@@ -32,6 +32,20 @@ class Listener:
     max_concurrent_rpcs: int = 256
 
 
+def bounded_server(
+    max_concurrent_rpcs: int, interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = ()
+) -> grpc.aio.Server:
+    """A grpc.aio server with the message cap and concurrency bound of every listener."""
+    return grpc.aio.server(
+        interceptors=(*interceptors, DecodingInterceptor()),
+        options=(
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ),
+        maximum_concurrent_rpcs=max_concurrent_rpcs,
+    )
+
+
 async def listen(
     listener: Listener,
     register: Callable[[grpc.aio.Server], None],
@@ -45,14 +59,7 @@ async def listen(
     """
     path = listener.path
     spare = sock.claim(path)
-    server = grpc.aio.server(
-        interceptors=(*interceptors, DecodingInterceptor()),
-        options=(
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ),
-        maximum_concurrent_rpcs=listener.max_concurrent_rpcs,
-    )
+    server = bounded_server(listener.max_concurrent_rpcs, interceptors)
     register(server)
     server.add_insecure_port(f"unix:{spare}")
     await server.start()

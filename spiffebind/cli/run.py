@@ -188,6 +188,20 @@ def _env(name: str) -> str:
     help="Forward the Authorization header upstream (default: removed once checked).",
 )
 @click.option(
+    "--ext-authz-address",
+    envvar=_env("EXT_AUTHZ_ADDRESS"),
+    show_envvar=True,
+    help="Also serve ext_authz on this TCP HOST:PORT (Istio, Envoy Gateway), with mutual "
+    "TLS: this daemon's SVID, and callers' certificates checked against its trust bundles.",
+)
+@click.option(
+    "--ext-authz-plaintext",
+    is_flag=True,
+    envvar=_env("EXT_AUTHZ_PLAINTEXT"),
+    show_envvar=True,
+    help="Serve --ext-authz-address without TLS; refused unless it is a loopback address.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -234,6 +248,10 @@ def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
         clock_skew=opts["clock_skew"],
         grace_seconds=opts["grace_seconds"],
         ext_authz_socket=opts["ext_authz_socket"],
+        ext_authz_address=cfg.ext_authz_address(
+            opts["ext_authz_address"], opts["ext_authz_plaintext"]
+        ),
+        ext_authz_plaintext=opts["ext_authz_plaintext"],
         ext_authz=ExtAuthzSettings(
             routes=parse_routes(opts.get("ext_authz_routes")),
             trust_xfcc=opts["ext_authz_trust_xfcc"],

@@ -60,6 +60,26 @@ def test_bad_address(text: str) -> None:
         cfg.parse_address(text)
 
 
+@pytest.mark.parametrize("text", ["127.0.0.1:9191", "[::1]:9191", "localhost:9191", ":9191"])
+def test_ext_authz_plaintext_is_allowed_on_loopback(text: str) -> None:
+    assert cfg.ext_authz_address(text, plaintext=True) is not None
+
+
+@pytest.mark.parametrize("text", ["0.0.0.0:9191", "10.0.0.7:9191", "[::]:9191", "node-1:9191"])
+def test_ext_authz_plaintext_is_refused_off_loopback(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"--ext-authz-plaintext: .* not a loopback"):
+        cfg.ext_authz_address(text, plaintext=True)
+    assert cfg.ext_authz_address(text, plaintext=False) is not None
+
+
+def test_ext_authz_plaintext_needs_an_address() -> None:
+    assert cfg.ext_authz_address(None, plaintext=False) is None
+    with pytest.raises(ConfigError, match="needs --ext-authz-address"):
+        cfg.ext_authz_address(None, plaintext=True)
+    with pytest.raises(ConfigError, match="--ext-authz-address 'x': expected HOST:PORT"):
+        cfg.ext_authz_address("x", plaintext=False)
+
+
 def test_file_identity_needs_all_parts() -> None:
     assert cfg.file_identity(None, None, {}) is None
     with pytest.raises(ConfigError, match="go together"):

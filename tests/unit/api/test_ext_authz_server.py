@@ -10,7 +10,7 @@ import grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer
+from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
 from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.server import Listener
 from spiffebind.observe.audit import AuditLog, MemorySink
@@ -28,7 +28,7 @@ class _Clock:
         return 1_900_000_000.0
 
 
-def _server(socket: Path, metrics: Metrics, sink: MemorySink) -> ExtAuthzServer:
+def _servicer(metrics: Metrics, sink: MemorySink) -> ExtAuthzServicer:
     verifier = Verifier(
         VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
         bundles=StaticBundles({}),
@@ -36,10 +36,13 @@ def _server(socket: Path, metrics: Metrics, sink: MemorySink) -> ExtAuthzServer:
     )
     routes = (Route("spiffe://example.org/tools/search", prefix="/search/", tool="search"),)
     authz = ExtAuthz(verifier, ExtAuthzSettings(routes=routes))
-    decisions = Decisions(metrics, AuditLog(sink), lambda: "digest")
+    return ExtAuthzServicer(authz, Decisions(metrics, AuditLog(sink), lambda: "digest"))
+
+
+def _server(socket: Path, metrics: Metrics, sink: MemorySink) -> ExtAuthzServer:
     return ExtAuthzServer(
         Listener(socket, 0o600),
-        ExtAuthzServicer(authz, decisions),
+        _servicer(metrics, sink),
         interceptors=(MetricsInterceptor(metrics),),
     )
 
@@ -86,3 +89,23 @@ def test_each_check_is_answered_audited_and_counted() -> None:
     assert (
         registry.get_sample_value("spiffebind_grpc_server_handling_seconds_count", histogram) == 2
     )
+
+
+async def _check_over_loopback(server: ExtAuthzTcpServer) -> int:
+    port = await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = external_auth_pb2_grpc.AuthorizationStub(channel)
+            response = await stub.Check(check_request(path="/nowhere"))
+            return int(response.denied_response.status.code)
+    finally:
+        await server.stop(1.0)
+
+
+def test_plaintext_tcp_on_loopback_answers_checks_and_audits_them() -> None:
+    """The one plaintext case (the configuration refuses it off loopback); mutual TLS is
+    tested against real SPIRE in tests/integration/ext_authz."""
+    metrics, sink = Metrics(CollectorRegistry()), MemorySink()
+    server = ExtAuthzTcpServer(("127.0.0.1", 0), _servicer(metrics, sink), tls=None)
+    assert asyncio.run(_check_over_loopback(server)) == 403
+    assert [(e["event"], e["path"]) for e in sink.events()] == [("ext_authz", "/nowhere")]

@@ -190,6 +190,29 @@ def test_rendered_files_are_accepted_by_the_daemon(values: Doc, tmp_path: Path) 
     assert {a.split("=", 1)[0] for a in args[1:]} <= flags
 
 
+def test_extras_and_ext_authz_tcp_reach_the_daemon() -> None:
+    docs = render(VALUE_SETS["all"])
+    ds = daemon(docs)
+    main = container(ds)
+    assert main["args"][-1] == "--audit-required"  # extraArgs come last, so they win
+    assert "--ext-authz-address=$(POD_IP):9191" in main["args"]
+    env = {e["name"]: e.get("value") for e in main["env"]}
+    assert env["SPIFFEBIND_EXT_AUTHZ_KEEP_AUTHORIZATION"] == "true"
+    assert _volumes(ds)["upstream-secret"]["secret"] == {"secretName": "upstream-client"}
+    mounts = {m["name"]: m for m in main["volumeMounts"]}
+    assert mounts["upstream-secret"]["mountPath"] == "/run/secrets/upstream"
+    service = one(docs, "Service", "ext-authz")
+    assert service["spec"]["internalTrafficPolicy"] == "Local"
+    assert (
+        service["spec"]["selector"].items() <= ds["spec"]["template"]["metadata"]["labels"].items()
+    )
+    (port,) = service["spec"]["ports"]
+    ports = {p["name"]: p["containerPort"] for p in main["ports"]}
+    assert ports[port["targetPort"]] == port["port"] == 9191
+    assert not [d for d in render({}) if d["kind"] == "Service"]
+    assert not [a for a in container(daemon(render({})))["args"] if "ext-authz" in a]
+
+
 BAD_VALUES = {
     "socket_mode_bogus": {"socket": {"mode": "bogus"}},
     "port_as_string": {"metrics": {"port": "9090"}},
@@ -204,6 +227,10 @@ BAD_VALUES = {
     },
     "negative_ttl": {"config": {"max_ttl": -1}},
     "update_strategy_bogus": {"updateStrategy": {"type": "Recreate"}},
+    "extra_mount_over_the_config": {
+        "extraVolumeMounts": [{"name": "x", "mountPath": "/etc/spiffebind/policy.yaml"}]
+    },
+    "extra_arg_not_a_flag": {"extraArgs": ["run"]},
     "max_surge": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}},
 }
 

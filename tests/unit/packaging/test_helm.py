@@ -8,6 +8,8 @@ the network.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,7 +60,7 @@ def test_lint_strict_is_clean(values: Doc) -> None:
     done = helm("lint", "--strict", "--kube-version", "1.33.0", CHART, values=values)
     print(done.stdout, done.stderr)
     assert done.returncode == 0
-    assert not re.search(r"\[(WARNING|ERROR)\]", done.stdout)
+    assert not re.search(r"\[(INFO|WARNING|ERROR)\]", done.stdout)  # icon included
 
 
 @pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
@@ -211,6 +213,44 @@ def test_extras_and_ext_authz_tcp_reach_the_daemon() -> None:
     assert ports[port["targetPort"]] == port["port"] == 9191
     assert not [d for d in render({}) if d["kind"] == "Service"]
     assert not [a for a in container(daemon(render({})))["args"] if "ext-authz" in a]
+
+
+@pytest.mark.parametrize("values", VALUE_SETS.values(), ids=VALUE_SETS.keys())
+def test_helm_test_asks_the_node_daemon_through_the_agents_socket(values: Doc) -> None:
+    from spiffebind.cli.ops import healthcheck
+
+    docs = render(values)
+    pod = one(docs, "Pod", "test")
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    (probe,) = pod["spec"]["containers"]
+    assert probe["image"] == container(daemon(docs))["image"]
+    assert probe["args"][0] == "healthcheck"
+    assert set(probe["args"][1::2]) <= {opt for p in healthcheck.params for opt in p.opts}
+    socket = probe["args"][probe["args"].index("--socket") + 1].removeprefix("unix://")
+    (mount,) = probe["volumeMounts"]
+    assert (str(Path(socket).parent), mount["readOnly"]) == (mount["mountPath"], True)
+    (volume,) = pod["spec"]["volumes"]
+    if "csi" in volume:  # the same volume an agent pod uses (NOTES, examples/k8s)
+        assert volume["csi"] == {
+            "driver": one(docs, "CSIDriver")["metadata"]["name"],
+            "readOnly": True,
+        }
+    else:
+        assert volume["hostPath"]["path"] == _volumes(daemon(docs))["sockets"]["hostPath"]["path"]
+    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def test_chart_readme_lists_every_value() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "chart_readme.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    readme = (CHART / "README.md").read_text()
+    params = re.findall(r"^\s*## @param (\S+)", (CHART / "values.yaml").read_text(), re.MULTILINE)
+    assert [key for key in params if f"| `{key}` |" not in readme] == []
 
 
 BAD_VALUES = {

@@ -12,6 +12,12 @@ from spiffebind.errors import ConfigError
 from spiffebind.service.ext_authz_routes import ExtAuthzSettings, parse_routes
 from spiffebind.upstream.settings import parse_upstream_issuers
 
+# Top-level modules of the ``daemon`` extra's distributions (grpcio-reflection,
+# prometheus-client, xds-protos): an agent-only install has none of them.
+DAEMON_EXTRA_MODULES = frozenset(
+    {"grpc_reflection", "prometheus_client", "envoy", "xds", "udpa", "validate"}
+)
+
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
     """Eager ``--config``: the file becomes click's default_map, so flags and env still win."""
@@ -211,7 +217,15 @@ def _env(name: str) -> str:
 )
 def run(**opts: Any) -> None:
     """Run the node-local daemon."""
-    from spiffebind.daemon import run_daemon
+    try:
+        from spiffebind.daemon import run_daemon
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in DAEMON_EXTRA_MODULES:
+            raise
+        raise ConfigError(
+            f"spiffebind run needs the daemon extra ({exc.name} is not installed): "
+            "pip install 'spiffebind[daemon]'"
+        ) from None
 
     file_only = click.get_current_context().default_map or {}
     opts.update({key: file_only.get(key) for key in cfg.FILE_ONLY_KEYS})

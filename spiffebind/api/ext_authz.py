@@ -18,6 +18,7 @@ from spiffebind.api.errors import translated
 from spiffebind.api.ext_authz_map import check_response, http_check
 from spiffebind.api.server import Listener, SocketServer, bounded_server
 from spiffebind.api.tls import svid_credentials
+from spiffebind.errors import ConfigError
 from spiffebind.identity.source import Identity, IdentitySource
 from spiffebind.observe.decisions import CallContext, Decisions
 from spiffebind.service.ext_authz import ExtAuthz
@@ -89,10 +90,13 @@ class ExtAuthzTcpServer:
         target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         server = bounded_server(Listener.max_concurrent_rpcs, self._interceptors)
         external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, server)
-        if self._tls is None:
-            bound = server.add_insecure_port(target)
-        else:
-            bound = server.add_secure_port(target, svid_credentials(*self._tls))
+        try:
+            if self._tls is None:
+                bound = server.add_insecure_port(target)
+            else:
+                bound = server.add_secure_port(target, svid_credentials(*self._tls))
+        except RuntimeError:  # grpc's only word for it: the address is taken or not ours
+            raise ConfigError(f"--ext-authz-address {target}: cannot listen there") from None
         await server.start()
         self._server = server
         return bound

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import tempfile
 from pathlib import Path
 
 import grpc
+import pytest
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
 from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.server import Listener
+from spiffebind.errors import ConfigError
 from spiffebind.observe.audit import AuditLog, MemorySink
 from spiffebind.observe.decisions import Decisions
 from spiffebind.observe.metrics import Metrics
@@ -109,3 +112,14 @@ def test_plaintext_tcp_on_loopback_answers_checks_and_audits_them() -> None:
     server = ExtAuthzTcpServer(("127.0.0.1", 0), _servicer(metrics, sink), tls=None)
     assert asyncio.run(_check_over_loopback(server)) == 403
     assert [(e["event"], e["path"]) for e in sink.events()] == [("ext_authz", "/nowhere")]
+
+
+def test_an_address_in_use_is_a_config_error() -> None:
+    metrics, sink = Metrics(CollectorRegistry()), MemorySink()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        server = ExtAuthzTcpServer(("127.0.0.1", port), _servicer(metrics, sink), tls=None)
+        with pytest.raises(ConfigError, match=f"--ext-authz-address 127.0.0.1:{port}: cannot"):
+            asyncio.run(server.start())

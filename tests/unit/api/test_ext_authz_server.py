@@ -9,43 +9,23 @@ from pathlib import Path
 
 import grpc
 import pytest
+from authz_servicer import servicer
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
+from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzTcpServer
 from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.server import Listener
 from spiffebind.errors import ConfigError
-from spiffebind.observe.audit import AuditLog, MemorySink
-from spiffebind.observe.decisions import Decisions
+from spiffebind.observe.audit import MemorySink
 from spiffebind.observe.metrics import Metrics
-from spiffebind.service.ext_authz import ExtAuthz
-from spiffebind.service.ext_authz_routes import ExtAuthzSettings, Route
-from spiffebind.spiffeid import IdPattern
 from spiffebind.testing.envoy import check_request
-from spiffebind.token import StaticBundles, Verifier, VerifierSettings
-
-
-class _Clock:
-    def now(self) -> float:
-        return 1_900_000_000.0
-
-
-def _servicer(metrics: Metrics, sink: MemorySink) -> ExtAuthzServicer:
-    verifier = Verifier(
-        VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
-        bundles=StaticBundles({}),
-        clock=_Clock(),
-    )
-    routes = (Route("spiffe://example.org/tools/search", prefix="/search/", tool="search"),)
-    authz = ExtAuthz(verifier, ExtAuthzSettings(routes=routes))
-    return ExtAuthzServicer(authz, Decisions(metrics, AuditLog(sink), lambda: "digest"))
 
 
 def _server(socket: Path, metrics: Metrics, sink: MemorySink) -> ExtAuthzServer:
     return ExtAuthzServer(
         Listener(socket, 0o600),
-        _servicer(metrics, sink),
+        servicer(metrics, sink),
         interceptors=(MetricsInterceptor(metrics),),
     )
 
@@ -109,7 +89,7 @@ def test_plaintext_tcp_on_loopback_answers_checks_and_audits_them() -> None:
     """The one plaintext case (the configuration refuses it off loopback); mutual TLS is
     tested against real SPIRE in tests/integration/ext_authz."""
     metrics, sink = Metrics(CollectorRegistry()), MemorySink()
-    server = ExtAuthzTcpServer(("127.0.0.1", 0), _servicer(metrics, sink), tls=None)
+    server = ExtAuthzTcpServer(("127.0.0.1", 0), servicer(metrics, sink), tls=None)
     assert asyncio.run(_check_over_loopback(server)) == 403
     assert [(e["event"], e["path"]) for e in sink.events()] == [("ext_authz", "/nowhere")]
 
@@ -120,6 +100,6 @@ def test_an_address_in_use_is_a_config_error() -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        server = ExtAuthzTcpServer(("127.0.0.1", port), _servicer(metrics, sink), tls=None)
+        server = ExtAuthzTcpServer(("127.0.0.1", port), servicer(metrics, sink), tls=None)
         with pytest.raises(ConfigError, match=f"--ext-authz-address 127.0.0.1:{port}: cannot"):
             asyncio.run(server.start())

@@ -83,3 +83,8 @@ does not read it, and a wrong switch would silently render the other branch.
 runbook_url: {{ printf "%s#%s" . (index $ 1) }}
 {{- end }}
 {{- end }}
+
+{{/* The ext_authz Service's name (NOTES names it too). */}}
+{{- define "spiffebind.extAuthzService" -}}
+{{- printf "%s-ext-authz" (include "spiffebind.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}

@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+import yaml
 from helmkit import CHART, Doc, container, daemon, load_values, one, render
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -29,7 +30,8 @@ ALL = load_values("all-features-values.yaml")
 SCHEMA = json.loads((Path(__file__).parent / "data" / "clusterspiffeid.schema.json").read_text())
 # Named by the cluster branch's README (cluster mode); exported once that mode is merged.
 CLUSTER_METRICS = {"spiffebind_cluster_sync_age_seconds"}
-RUNBOOK = Path(__file__).resolve().parents[3] / "docs" / "operations.md"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
+RUNBOOK = DOCS / "operations.md"
 
 
 def _exported() -> dict[str, set[str]]:
@@ -178,3 +180,43 @@ def test_the_dashboard_ships_in_a_sidecar_configmap_and_queries_exported_metrics
         selected |= _check_expression(re.sub(r"\$\w+", lambda m: variables[m[0]], expr))
     assert "spiffebind_grpc_server_handling_seconds_bucket" in selected
     assert not [d for d in render({}) if "spiffebind.json" in d.get("data", {})]
+
+
+def _yaml_blocks(doc: str, after: str) -> list[Doc]:
+    """The YAML code blocks of a docs/ page from the heading ``after`` on."""
+    text = (DOCS / doc).read_text().split(after, 1)[1]
+    return [
+        d
+        for block in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL)
+        for d in yaml.safe_load_all(block)
+        if d
+    ]
+
+
+def test_the_istio_snippet_names_the_charts_service() -> None:
+    mesh = _yaml_blocks("ext-authz.md", "## Over TCP")[0]["meshConfig"]
+    (provider,) = mesh["extensionProviders"]
+    grpc = provider["envoyExtAuthzGrpc"]
+    service = one(render(ALL), "Service", "ext-authz")
+    name = f"{service['metadata']['name']}.{service['metadata']['namespace']}.svc.cluster.local"
+    assert (grpc["service"], grpc["port"]) == (name, service["spec"]["ports"][0]["port"])
+    assert grpc["failOpen"] is False
+
+
+def test_the_spire_chart_snippet_selects_the_daemon_pods() -> None:
+    values = _yaml_blocks("deploy.md", "**The SPIRE project's chart**")[0]
+    entries = values["spire-server"]["controllerManager"]["identities"]["clusterSPIFFEIDs"]
+    spec = {"spiffeIDTemplate": "x", **entries["spiffebind"]}
+    jsonschema.validate(
+        {
+            "apiVersion": "spire.spiffe.io/v1alpha1",
+            "kind": "ClusterSPIFFEID",
+            "metadata": {"name": "spiffebind"},
+            "spec": spec,
+        },
+        SCHEMA,
+    )
+    # Installed as in docs/deploy.md: release spiffebind in namespace spiffebind.
+    pod_labels = daemon(render({"fullnameOverride": "spiffebind"}))["spec"]["template"]["metadata"]
+    assert spec["podSelector"]["matchLabels"].items() <= pod_labels["labels"].items()
+    assert spec["namespaceSelector"]["matchLabels"] == {"kubernetes.io/metadata.name": "spiffebind"}

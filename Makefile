@@ -7,6 +7,8 @@ SPIRE_VERSION ?= 1.13.3
 export SPIRE_VERSION
 HYDRA_VERSION ?= 2.3.0
 export HYDRA_VERSION
+HELM_VERSION ?= 4.3.2
+export HELM_VERSION
 PYTEST_ARGS ?=
 # Everything ruff checks; mypy --strict covers the package (see pyproject.toml).
 PY_TREES := spiffebind tests bench fuzz scripts
@@ -34,17 +36,21 @@ spire: ## Build spire-server and spire-agent v$(SPIRE_VERSION) into the cache (r
 hydra: ## Build Ory Hydra v$(HYDRA_VERSION), the tests' upstream OAuth2 server, into the cache
 	@scripts/install-hydra.sh >/dev/null
 
+.PHONY: helm
+helm: ## Build the helm v$(HELM_VERSION) CLI, which the chart tests run, into the cache
+	@scripts/install-helm.sh >/dev/null
+
 .PHONY: install
-install: venv spire hydra ## Everything the tests need: .venv, the package, SPIRE, Hydra
+install: venv spire hydra helm ## Everything the tests need: .venv, the package, SPIRE, Hydra, helm
 
 .PHONY: test
 test: install ## Run the whole test suite, real SPIRE included
 	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" HYDRA_BIN_DIR="$$(scripts/install-hydra.sh)" \
-		$(PY) -m pytest $(PYTEST_ARGS)
+		HELM_BIN_DIR="$$(scripts/install-helm.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: unit
-unit: venv ## Run only the fast unit tests
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+unit: venv helm ## Run only the fast unit tests (the chart tests run the real helm)
+	HELM_BIN_DIR="$$(scripts/install-helm.sh)" $(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 .PHONY: lint
 lint: venv ## ruff, mypy (--strict on the package), the layering contracts, generated docs

@@ -107,13 +107,15 @@ class Rig:
             return False
 
     def counters(self) -> dict[str, float]:
-        """The daemon's decision counters, ``"<metric>{result,reason}"`` to value."""
-        return {
-            f"{name}{{{labels['result']},{labels.get('reason', '')}}}": value
-            for (name, pairs), value in metrics(self.daemon).items()
-            for labels in (dict(pairs),)
-            if name.endswith("_total") and "result" in labels
-        }
+        """The daemon's decision counters, ``"<metric>{result,reason}"`` to value, summed over
+        any other label (a verification's ``source``)."""
+        counts: dict[str, float] = {}
+        for (name, pairs), value in metrics(self.daemon).items():
+            labels = dict(pairs)
+            if name.endswith("_total") and "result" in labels:
+                key = f"{name}{{{labels['result']},{labels.get('reason', '')}}}"
+                counts[key] = counts.get(key, 0.0) + value
+        return counts
 
     def daemon_pid(self) -> int:
         if self.daemon.proc is None:

@@ -11,15 +11,12 @@ has_version() {  # $1 = path of a ghz binary
   [ -x "$1" ] && "$1" --version 2>&1 | grep -Eqx "v?${version}"
 }
 
-if has_version "$bin_dir/ghz"; then
-  echo "$bin_dir/ghz"; exit 0
+# shellcheck source=scripts/go-tool.sh
+. "$(dirname "$0")/go-tool.sh"
+if find_binary ghz "$bin_dir"; then
+  exit 0
 fi
-on_path=$(command -v ghz || true)
-if [ -n "$on_path" ] && has_version "$on_path"; then
-  echo "$on_path"; exit 0
-fi
-
-command -v go >/dev/null || { echo "install-ghz: 'go' is not on PATH" >&2; exit 2; }
+require_go install-ghz
 echo "install-ghz: building ghz v${version} from the Go module proxy" >&2
 start=$(date +%s)
 mkdir -p "$bin_dir"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import grp
+import ipaddress
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -327,6 +328,24 @@ class DaemonConfig:
         doc="group (name or number) of the ext_authz socket, e.g. Envoy's; default: the daemon's",
         chart={"type": ["string", "integer"]},
     )
+    ext_authz_address: tuple[str, int] | None = option(
+        metavar="HOST:PORT",
+        parse=parse_address,
+        help="Also serve ext_authz on this TCP HOST:PORT (Istio, Envoy Gateway), with mutual "
+        "TLS: this daemon's SVID, and callers' certificates checked against its trust bundles.",
+        doc="also serve ext_authz on this TCP address (Istio's CUSTOM provider, Envoy "
+        "Gateway), with mutual TLS: the daemon's own SVID, and a client certificate that "
+        "chains to the trust bundle is required ([ext-authz.md](ext-authz.md))",
+        chart={"type": "string", "pattern": "^.+:[0-9]{1,5}$"},
+    )
+    ext_authz_plaintext: bool = option(
+        False,
+        is_flag=True,
+        help="Serve --ext-authz-address without TLS; refused unless it is a loopback address.",
+        doc="serve `--ext-authz-address` without TLS; refused unless that is a loopback "
+        "address, where only this host's processes can connect",
+        chart={"type": "boolean"},
+    )
     ext_authz_trust_xfcc: bool = option(
         False,
         is_flag=True,
@@ -383,12 +402,34 @@ class DaemonConfig:
 def validated(config: DaemonConfig) -> DaemonConfig:
     """``config`` when its settings agree with each other; ConfigError names the conflict."""
     check_ttls(config.default_ttl, config.max_ttl, config.clock_skew)
+    check_ext_authz_address(config.ext_authz_address, config.ext_authz_plaintext)
     given = (config.svid is not None, config.svid_key is not None, bool(config.bundles))
     if any(given) and not all(given):
         raise ConfigError("--svid, --svid-key and at least one --bundle go together")
     if config.files is not None:
         return config
     return dataclasses.replace(config, workload_api=workload_api_endpoint(config.workload_api))
+
+
+def check_ext_authz_address(address: tuple[str, int] | None, plaintext: bool) -> None:
+    """Plaintext ext_authz only on a loopback address, where only this host's processes
+    can connect."""
+    if not plaintext:
+        return
+    if address is None:
+        raise ConfigError("--ext-authz-plaintext needs --ext-authz-address")
+    if not _loopback(address[0]):
+        raise ConfigError(
+            f"--ext-authz-plaintext: {address[0]} is not a loopback address; "
+            "off the host, ext_authz is served with mutual TLS only"
+        )
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def workload_api_endpoint(value: str | None) -> str:

@@ -23,7 +23,7 @@ from typing import Self
 
 from prometheus_client import CollectorRegistry
 
-from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer
+from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
 from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.jwks import PublishedKeys
 from spiffebind.api.server import ApiServer, Listener, SocketServer
@@ -102,6 +102,8 @@ class Daemon:
         self.metrics.revocations_held.set_function(lambda: sum(self.revocations.counts()))
         self.metrics.replay_entries.set_function(lambda: len(self.replay))
         self.metrics.identity_ready.set_function(lambda: self.identity.health().ready)
+        self.metrics.ready.set_function(lambda: self.readiness()[0])
+        self.metrics.policy_reloaded.set_to_current_time()
 
     def __enter__(self) -> Self:
         return self
@@ -158,6 +160,7 @@ class Daemon:
             self._lifecycle(EventKind.POLICY_RELOAD, Decision.DENY, reason="policy_invalid")
             return
         self.metrics.policy_reloads.labels(result="ok").inc()
+        self.metrics.policy_reloaded.set_to_current_time()
         self.metrics.policy_rules.set(len(policy.rules))
         self._lifecycle(EventKind.POLICY_RELOAD, Decision.ALLOW)
 
@@ -218,18 +221,39 @@ class Daemon:
         log.info("API listening on %s", self.config.socket)
         return server
 
+    def _ext_authz(self, verifier: Verifier) -> ExtAuthzServicer:
+        """Envoy's ext_authz, deciding with the very verifier VerifyToken uses."""
+        return ExtAuthzServicer(ExtAuthz(verifier, self.config.ext_authz), self.decisions)
+
     async def _start_ext_authz(self, verifier: Verifier) -> ExtAuthzServer | None:
-        """Envoy's ext_authz endpoint, deciding with the very verifier VerifyToken uses."""
         path = self.config.ext_authz_socket
         if path is None:
             return None
         server = ExtAuthzServer(
             Listener(path, self.config.ext_authz_socket_mode, self.config.ext_authz_socket_group),
-            ExtAuthzServicer(ExtAuthz(verifier, self.config.ext_authz), self.decisions),
+            self._ext_authz(verifier),
             interceptors=(MetricsInterceptor(self.metrics),),
         )
         await server.start()
         log.info("ext_authz listening on %s", path)
+        return server
+
+    async def _start_ext_authz_tcp(
+        self, verifier: Verifier, me: Identity
+    ) -> ExtAuthzTcpServer | None:
+        """ext_authz where meshes expect it, over TCP, with mutual TLS on our own SVID."""
+        address = self.config.ext_authz_address
+        if address is None:
+            return None
+        server = ExtAuthzTcpServer(
+            address,
+            self._ext_authz(verifier),
+            None if self.config.ext_authz_plaintext else (self.identity, me),
+            interceptors=(MetricsInterceptor(self.metrics),),
+        )
+        port = await server.start()
+        scheme = "plaintext" if self.config.ext_authz_plaintext else "mutual TLS"
+        log.info("ext_authz listening on %s:%d (%s)", address[0], port, scheme)
         return server
 
     def _start_http(self, loop: asyncio.AbstractEventLoop) -> HttpServer | None:
@@ -292,6 +316,9 @@ class Daemon:
             ext_authz = await self._start_ext_authz(parts.verifier)
             if ext_authz is not None:
                 servers.append(ext_authz)
+            tcp = await self._start_ext_authz_tcp(parts.verifier, me)
+            if tcp is not None:
+                stack.push_async_callback(tcp.stop, self.config.grace_seconds)
             self.readiness.listening = True
             await self._serve(api, servers)
 

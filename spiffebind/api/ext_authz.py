@@ -14,9 +14,13 @@ from typing import Any
 import grpc
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 
+from spiffebind.api.admission import Admission
 from spiffebind.api.errors import translated
 from spiffebind.api.ext_authz_map import check_response, http_check
-from spiffebind.api.server import Listener, SocketServer
+from spiffebind.api.server import Listener, SocketServer, bounded_server
+from spiffebind.api.tls import svid_credentials
+from spiffebind.errors import ConfigError
+from spiffebind.identity.source import Identity, IdentitySource
 from spiffebind.observe.decisions import CallContext, Decisions
 from spiffebind.service.ext_authz import ExtAuthz
 
@@ -60,3 +64,45 @@ class ExtAuthzServer(SocketServer):
 
     def _register(self, server: grpc.aio.Server) -> None:
         external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, server)
+
+
+class ExtAuthzTcpServer:
+    """Envoy's Authorization service on a TCP address, where meshes expect an external
+    authorizer (Istio's CUSTOM provider, Envoy Gateway): mutual TLS with the daemon's SVID
+    (:mod:`spiffebind.api.tls`), or plaintext when ``tls`` is None (loopback only; the
+    configuration refuses it elsewhere)."""
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        servicer: ExtAuthzServicer,
+        tls: tuple[IdentitySource, Identity] | None,
+        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    ) -> None:
+        self._address = address
+        self._servicer = servicer
+        self._tls = tls
+        self._interceptors = tuple(interceptors)
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self) -> int:
+        """Listen; returns the bound port (the one asked for, or the kernel's pick for 0)."""
+        host, port = self._address
+        target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        server = bounded_server(Admission(), self._interceptors)
+        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, server)
+        try:
+            if self._tls is None:
+                bound = server.add_insecure_port(target)
+            else:
+                bound = server.add_secure_port(target, svid_credentials(*self._tls))
+        except RuntimeError:  # grpc's only word for it: the address is taken or not ours
+            raise ConfigError(f"--ext-authz-address {target}: cannot listen there") from None
+        await server.start()
+        self._server = server
+        return bound
+
+    async def stop(self, grace: float) -> None:
+        if self._server is not None:
+            await self._server.stop(grace)
+            self._server = None

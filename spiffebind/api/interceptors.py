@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 from google.protobuf.message import DecodeError
-from grpc_health.v1 import health_pb2
 
 from spiffebind.api.errors import abort
 from spiffebind.errors import Reason, RejectedError
@@ -56,18 +55,8 @@ class DecodingInterceptor(_Interceptor):
         )
 
 
-_HEALTH = f"/{health_pb2.DESCRIPTOR.services_by_name['Health'].full_name}/"
-
-
-def method_label(full_method: str) -> str:
-    """The RPC's own name, but the health check is ``HealthCheck``: a probe's calls must not
-    be counted with ext_authz's ``Check``."""
-    service, _, name = full_method.rpartition("/")
-    return f"Health{name}" if f"{service}/" == _HEALTH else name
-
-
 class MetricsInterceptor(_Interceptor):
-    """Observes ``spiffebind_grpc_server_handling_seconds{method, code}``."""
+    """Observes ``spiffebind_grpc_server_handling_seconds`` by service, method and code."""
 
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
@@ -78,7 +67,7 @@ class MetricsInterceptor(_Interceptor):
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = method_label(handler_call_details.method)
+        service, _, method = handler_call_details.method.strip("/").rpartition("/")
         inner = cast(_Unary, handler.unary_unary)
         histogram = self._metrics.handling_seconds
 
@@ -89,7 +78,9 @@ class MetricsInterceptor(_Interceptor):
             finally:
                 code = context.code()
                 name = code.name if isinstance(code, grpc.StatusCode) else "OK"
-                histogram.labels(method=method, code=name).observe(time.perf_counter() - start)
+                histogram.labels(
+                    grpc_service=service, grpc_method=method, grpc_code=name, grpc_type="unary"
+                ).observe(time.perf_counter() - start)
 
         return grpc.unary_unary_rpc_method_handler(
             cast(Any, timed),

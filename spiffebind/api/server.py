@@ -37,6 +37,20 @@ class Listener:
     admission: Admission = field(default_factory=Admission)
 
 
+def bounded_server(
+    admission: Admission, interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = ()
+) -> grpc.aio.Server:
+    """A grpc.aio server with the message cap and the admission budgets of every listener."""
+    return grpc.aio.server(
+        interceptors=(AdmissionInterceptor(admission), *interceptors, DecodingInterceptor()),
+        options=(
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            *admission.channel_options(),
+        ),
+    )
+
+
 async def listen(
     listener: Listener,
     register: Callable[[grpc.aio.Server], None],
@@ -50,18 +64,7 @@ async def listen(
     """
     path = listener.path
     spare = sock.claim(path)
-    server = grpc.aio.server(
-        interceptors=(
-            AdmissionInterceptor(listener.admission),
-            *interceptors,
-            DecodingInterceptor(),
-        ),
-        options=(
-            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-            *listener.admission.channel_options(),
-        ),
-    )
+    server = bounded_server(listener.admission, interceptors)
     register(server)
     server.add_insecure_port(f"unix:{spare}")
     await server.start()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -12,8 +13,10 @@ from spiffebind.cli.agent import revoke, token
 from spiffebind.cli.audit import audit
 from spiffebind.cli.exchange import exchange
 from spiffebind.cli.ops import healthcheck, status
+from spiffebind.cli.options import SOCKET_META
 from spiffebind.cli.run import run
 from spiffebind.cli.verify import verify
+from spiffebind.client.channel import socket_target
 from spiffebind.errors import ConfigError, SpiffebindError, UnreachableError
 
 EXIT_NO = 1
@@ -25,16 +28,39 @@ def exit_code(exc: SpiffebindError) -> int:
     return EXIT_USAGE if isinstance(exc, ConfigError | UnreachableError) else EXIT_NO
 
 
+def _unreachable(ctx: click.Context) -> str:
+    """One message naming the socket, instead of gRPC's connection text."""
+    return f"cannot reach the daemon at {socket_target(ctx.meta.get(SOCKET_META))[len('unix:') :]}"
+
+
 class _Group(click.Group):
-    """Turns our errors into one stderr line and the cli.md exit code."""
+    """Turns our errors into one stderr line and the cli.md exit code; with ``--json``, also
+    into the one JSON object on stdout: ``{"error": "usage"|"unreachable"|"failed",
+    "error_description": ...}``."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        wants_json = "--json" in ctx.args
+
+        def as_json(kind: str, message: str) -> None:
+            if wants_json:
+                click.echo(json.dumps({"error": kind, "error_description": message}))
+
+        def fail(kind: str, message: str, prefix: str, code: int) -> NoReturn:
+            as_json(kind, message)
+            click.echo(f"{prefix}{message}", err=True)
+            sys.exit(code)
+
         try:
             return super().invoke(ctx)
+        except UnreachableError:
+            fail("unreachable", _unreachable(ctx), "spiffebind: error: ", EXIT_USAGE)
         except SpiffebindError as exc:
-            code = exit_code(exc)
-            click.echo(f"spiffebind: {'error: ' if code == EXIT_USAGE else ''}{exc}", err=True)
-            sys.exit(code)
+            if exit_code(exc) == EXIT_USAGE:
+                fail("usage", str(exc), "spiffebind: error: ", EXIT_USAGE)
+            fail("failed", str(exc), "spiffebind: ", EXIT_NO)
+        except click.UsageError as exc:
+            as_json("usage", exc.format_message())  # click itself prints it and exits 2
+            raise
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,8 +13,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from spiffebind.api.v1 import spiffebind_pb2, spiffebind_pb2_grpc
 from spiffebind.cli.options import json_option, socket_option
 from spiffebind.client.channel import open_channel
+from spiffebind.client.errors import from_rpc_error
 
-EXIT_OK, EXIT_NO, EXIT_UNREACHABLE = 0, 1, 2
+EXIT_OK, EXIT_NO = 0, 1
 
 
 @click.command()
@@ -29,8 +30,7 @@ def status(socket: str | None, as_json: bool, timeout: float) -> None:
                 spiffebind_pb2.GetInfoRequest(), timeout=timeout
             )
     except grpc.RpcError as exc:
-        click.echo(f"spiffebind: cannot reach the daemon: {exc.details()}", err=True)
-        sys.exit(EXIT_UNREACHABLE)
+        raise from_rpc_error(exc) from None
     data = MessageToDict(
         info, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
@@ -56,8 +56,7 @@ def healthcheck(socket: str | None, timeout: float) -> None:
                 health_pb2.HealthCheckRequest(service=""), timeout=timeout
             )
     except grpc.RpcError as exc:
-        click.echo(f"unreachable: {exc.details()}", err=True)
-        sys.exit(EXIT_UNREACHABLE)
+        raise from_rpc_error(exc) from None
     if reply.status == health_pb2.HealthCheckResponse.SERVING:
         click.echo("ready")
         sys.exit(EXIT_OK)

@@ -11,10 +11,21 @@ import click
 from spiffebind.client.credentials import Credentials, from_files, from_workload_api
 from spiffebind.errors import ConfigError
 
+# ctx.meta is shared by the group and its command: the group's error handler reads the
+# socket a command used, to name it when the daemon cannot be reached.
+SOCKET_META = "spiffebind.socket"
+
+
+def _remember_socket(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    ctx.meta[SOCKET_META] = value
+    return value
+
+
 socket_option = click.option(
     "--socket",
     envvar="SPIFFEBIND_ENDPOINT_SOCKET",
     show_envvar=True,
+    callback=_remember_socket,
     help="The daemon's API socket (path or unix:///path); default /run/spiffebind/api.sock.",
 )
 

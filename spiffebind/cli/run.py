@@ -14,6 +14,13 @@ import click
 
 from spiffebind import config as cfg
 from spiffebind import options
+from spiffebind.errors import ConfigError
+
+# Top-level modules of the ``daemon`` extra's distributions (grpcio-reflection,
+# prometheus-client, xds-protos): an agent-only install has none of them.
+DAEMON_EXTRA_MODULES = frozenset(
+    {"grpc_reflection", "prometheus_client", "envoy", "xds", "udpa", "validate"}
+)
 
 
 def _load_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -59,8 +66,15 @@ def _click_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @_click_options
 def run(**opts: Any) -> None:
     """Run the node-local daemon."""
-    from spiffebind.daemon import run_daemon
-
+    try:
+        from spiffebind.daemon import run_daemon
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in DAEMON_EXTRA_MODULES:
+            raise
+        raise ConfigError(
+            f"spiffebind run needs the daemon extra ({exc.name} is not installed): "
+            "pip install 'spiffebind[daemon]'"
+        ) from None
     run_daemon(build_config(opts))
 
 

@@ -1,11 +1,12 @@
 """``spiffebind verify``: check a bound access token as a service would (cli.md, Service side).
 
-``--socket`` asks the daemon (revocation and the live policy included); ``--offline`` runs
-the token profile's checks in this process against bundle files, with no daemon (so
-revocation and runtime policy are not consulted). Possession is shown by ``--peer-cert``
-(mTLS) or by ``--dpop-proof`` with the request's ``--method`` and ``--uri`` (DPoP). Exit
-codes: 0 valid, 1 rejected, 2 usage or configuration error; with ``--json`` stdout carries
-exactly one JSON object.
+``--socket`` (or ``SPIFFEBIND_ENDPOINT_SOCKET``) asks the daemon (revocation and the live
+policy included); ``--offline`` runs the token profile's checks in this process against
+bundle files, with no daemon (so revocation and runtime policy are not consulted), and
+refuses a ``--socket`` given with it. Possession is shown by ``--peer-cert`` (mTLS) or by
+``--dpop-proof`` with the request's ``--method`` and ``--uri`` (DPoP). Exit codes: 0 valid,
+1 rejected, 2 usage or configuration error; with ``--json`` stdout carries exactly one JSON
+object.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ from typing import Any
 
 import click
 import grpc
+from click.core import ParameterSource
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from spiffebind import config as cfg
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
+from spiffebind.cli.options import socket_option
 from spiffebind.client.channel import open_channel
 from spiffebind.client.errors import from_rpc_error
 from spiffebind.clock import SystemClock
@@ -114,7 +117,7 @@ def _document(result: VerifiedToken | TokenRejected) -> dict[str, Any]:
 
 
 def _via_daemon(
-    socket: Path,
+    socket: str,
     token: str | bytes,
     audience: str,
     peer: Sequence[x509.Certificate] | None,
@@ -152,14 +155,14 @@ def _via_daemon(
 
 
 def _report(document: Mapping[str, Any], as_json: bool) -> None:
+    """A rejection is one stderr line (as for exchange); stdout has the JSON object or, when
+    valid, the chain."""
     if not document["valid"]:
         click.echo(f"spiffebind: token rejected: {document['reason']}", err=True)
     if as_json:
         click.echo(json.dumps(document, default=dict, sort_keys=True))
     elif document["valid"]:
         click.echo(f"valid: {' <- '.join(document['chain'])}")
-    else:
-        click.echo(f"rejected: {document['reason']}")
 
 
 @click.command()
@@ -169,12 +172,12 @@ def _report(document: Mapping[str, Any], as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Read the token from FILE (one final newline is ignored).",
 )
+@socket_option
 @click.option(
-    "--socket",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Verify through the daemon on this Unix socket (revocation and policy included).",
+    "--offline",
+    is_flag=True,
+    help="Verify in this process, without a daemon (not with --socket).",
 )
-@click.option("--offline", is_flag=True, help="Verify in this process, without a daemon.")
 @click.option(
     "--bundle", multiple=True, help="With --offline: TRUST_DOMAIN=PEM trust bundle; repeatable."
 )
@@ -214,8 +217,14 @@ def verify(ctx: click.Context, /, **opts: Any) -> None:
 
     Exit 0 when valid, 1 when rejected (the reason code is printed), 2 on usage errors.
     """
-    if not opts["offline"] and opts["socket"] is None:
-        raise click.UsageError("give --socket PATH, or --offline with --bundle and --issuer")
+    if opts["offline"]:
+        if ctx.get_parameter_source("socket") is ParameterSource.COMMANDLINE:
+            raise click.UsageError("--offline verifies without a daemon: drop --socket")
+    elif opts["socket"] is None:
+        raise click.UsageError(
+            "give --socket PATH (or SPIFFEBIND_ENDPOINT_SOCKET), or --offline with --bundle "
+            "and --issuer"
+        )
     token = _read_token(opts["token"], opts["token_file"])
     dpop = _dpop_request(opts)
     try:

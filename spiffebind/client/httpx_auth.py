@@ -1,6 +1,6 @@
 """httpx with bound tokens: an Auth that attaches them, transports that present the SVID.
 
-Needs the ``http`` extra (``pip install spiffebind[http]``)::
+Needs the ``httpx`` extra (``pip install spiffebind[httpx]``)::
 
     tls = SvidTLS(credentials, bundle, server_id=TOOL)
     auth = BoundTokenAuth(agent, TOOL, ["search:read"], txn="task-42")

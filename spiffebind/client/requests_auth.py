@@ -1,6 +1,6 @@
 """requests with bound tokens: an AuthBase that attaches them, an adapter that presents the SVID.
 
-Needs the ``http`` extra (``pip install spiffebind[http]``)::
+Needs the ``requests`` extra (``pip install spiffebind[requests]``)::
 
     tls = SvidTLS(credentials, bundle, server_id=TOOL)
     with mtls_session(tls, auth=BoundTokenAuth(agent, TOOL, ["search:read"])) as http:

@@ -25,12 +25,13 @@ from spiffebind.testing.spirebed import Sandbox, Stopped, StopSignals
 TXN = "demo-task-1"
 SCOPE = "search:read"
 QUERY = "spiffe"
+_VERIFIED = "spiffebind_token_verifications_total"
 EXPECTED_MOVES = {
     'spiffebind_tokens_issued_total{result="allow"}': 1.0,
-    'spiffebind_token_verifications_total{result="allow"}': 2.0,
-    'spiffebind_token_verifications_total{reason="binding_mismatch",result="deny"}': 2.0,
-    'spiffebind_token_verifications_total{reason="binding_missing",result="deny"}': 1.0,
-    'spiffebind_token_verifications_total{reason="revoked",result="deny"}': 1.0,
+    f'{_VERIFIED}{{result="allow",source="verify_token"}}': 2.0,
+    f'{_VERIFIED}{{reason="binding_mismatch",result="deny",source="verify_token"}}': 2.0,
+    f'{_VERIFIED}{{reason="binding_missing",result="deny",source="verify_token"}}': 1.0,
+    f'{_VERIFIED}{{reason="revoked",result="deny",source="verify_token"}}': 1.0,
     'spiffebind_revocations_total{kind="txn"}': 1.0,
 }
 EXPECTED_DECISIONS = [

@@ -159,7 +159,8 @@ class Decisions:
         peer_x5t: str,
         latency: float,
     ) -> None:
-        """One Envoy check: its own audit event, counted with the verifications it is."""
+        """One Envoy check: its own audit event, counted with the verifications it is, under
+        ``source="ext_authz"``."""
         self._verification(EventKind.EXT_AUTHZ, outcome, call, peer_x5t, latency)
 
     def _verification(
@@ -171,9 +172,10 @@ class Decisions:
         latency: float,
     ) -> None:
         common: dict[str, Any] = {**call.fields(), "peer_x5t": peer_x5t, "latency": latency}
+        source = "ext_authz" if event is EventKind.EXT_AUTHZ else "verify_token"
         if isinstance(outcome, RejectedError):
             reason = outcome.reason.value
-            self._metrics.verifications.labels(result="deny", reason=reason).inc()
+            self._metrics.verifications.labels(result="deny", reason=reason, source=source).inc()
             if self._audit is None or self._denied.take(self._clock()):
                 self.record(event, Decision.DENY, reason=reason, **common)
             else:
@@ -181,7 +183,7 @@ class Decisions:
             return
         fields = _token_fields(outcome.claims, outcome.chain)
         self.record(event, Decision.ALLOW, **common, **fields)
-        self._metrics.verifications.labels(result="allow", reason="").inc()
+        self._metrics.verifications.labels(result="allow", reason="", source=source).inc()
 
     def introspected(self, verified: VerifiedToken | None, exc: RejectedError | None) -> None:
         """Introspection is a lookup, not an authorization: audited, not counted."""

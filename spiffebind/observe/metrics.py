@@ -23,18 +23,29 @@ from spiffebind import __version__
 from spiffebind.errors import Reason
 from spiffebind.identity.workload_api import STREAMS
 
-# "Check" is envoy.service.auth.v3.Authorization/Check on the ext_authz socket,
-# "HealthCheck" grpc.health.v1.Health/Check on the API socket (probes).
-METHODS = (
-    "GetInfo",
-    "IssueToken",
-    "VerifyToken",
-    "IntrospectToken",
-    "RevokeToken",
-    "ExchangeToken",
-    "Check",
-    "HealthCheck",
+API_SERVICE = "spiffebind.v1.TokenService"
+EXT_AUTHZ_API = "envoy.service.auth.v3.Authorization"
+HEALTH_API = "grpc.health.v1.Health"
+# Every unary RPC the daemon serves, as ``(grpc_service, grpc_method)``: the labels (with
+# ``grpc_code`` and ``grpc_type``) that the common gRPC dashboards group by.
+RPCS = (
+    *(
+        (API_SERVICE, method)
+        for method in (
+            "GetInfo",
+            "IssueToken",
+            "VerifyToken",
+            "IntrospectToken",
+            "RevokeToken",
+            "ExchangeToken",
+        )
+    ),
+    (EXT_AUTHZ_API, "Check"),
+    (HEALTH_API, "Check"),
+    (HEALTH_API, "List"),
 )
+# Where a verification was asked for: the token API's VerifyToken, or Envoy's ext_authz Check.
+VERIFICATION_SOURCES = ("verify_token", "ext_authz")
 EXCHANGE_SUBJECTS = ("delegation", "upstream")
 RELOAD_RESULTS = ("ok", "refused")
 REVOCATION_KINDS = ("jti", "txn")
@@ -57,10 +68,26 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.handling_seconds = Histogram(
             "spiffebind_grpc_server_handling_seconds",
-            "Time to answer one API call, by method and gRPC status code.",
-            ["method", "code"],
+            "Time to answer one unary gRPC call, by service, method and status code.",
+            ["grpc_service", "grpc_method", "grpc_code", "grpc_type"],
             registry=registry,
-            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+            # Up to 10 s: an exchange waits on an upstream issuer, an audited call on the disk.
+            buckets=(
+                0.0005,
+                0.001,
+                0.0025,
+                0.005,
+                0.01,
+                0.025,
+                0.05,
+                0.1,
+                0.25,
+                0.5,
+                1,
+                2.5,
+                5,
+                10,
+            ),
         )
         self.issued = Counter(
             "spiffebind_tokens_issued_total",
@@ -78,8 +105,9 @@ class Metrics:
         )
         self.verifications = Counter(
             "spiffebind_token_verifications_total",
-            "Verification decisions, by result and reason code.",
-            ["result", "reason"],
+            "Verification decisions, by result, reason code, and source (verify_token: the "
+            "VerifyToken call; ext_authz: an Envoy check).",
+            ["result", "reason", "source"],
             registry=registry,
         )
         self.revocations = Counter(
@@ -116,6 +144,11 @@ class Metrics:
             "Times the daemon's own X.509-SVID (its leaf certificate) changed.",
             registry=registry,
         )
+        self.ready = Gauge(
+            "spiffebind_ready",
+            "1 while the daemon is ready to serve (what /readyz answers 200 for), else 0.",
+            registry=registry,
+        )
         self.identity_ready = Gauge(
             "spiffebind_identity_ready",
             "1 while the daemon holds a valid SVID and bundle, else 0.",
@@ -138,6 +171,11 @@ class Metrics:
             ["result"],
             registry=registry,
         )
+        self.policy_reloaded = Gauge(
+            "spiffebind_policy_last_reload_success_timestamp_seconds",
+            "When the policy in force was loaded (at start or by a successful reload; Unix time).",
+            registry=registry,
+        )
         self.policy_rules = Gauge(
             "spiffebind_policy_rules",
             "Rules in the policy in force.",
@@ -158,12 +196,17 @@ class Metrics:
         self._zero()
 
     def _zero(self) -> None:
-        for method in METHODS:
-            self.handling_seconds.labels(method=method, code="OK")
-        for counter in (self.issued, self.verifications):
-            counter.labels(result="allow", reason="")
+        for service, method in RPCS:
+            self.handling_seconds.labels(
+                grpc_service=service, grpc_method=method, grpc_code="OK", grpc_type="unary"
+            )
+        self.issued.labels(result="allow", reason="")
+        for reason in Reason:
+            self.issued.labels(result="deny", reason=reason.value)
+        for source in VERIFICATION_SOURCES:
+            self.verifications.labels(result="allow", reason="", source=source)
             for reason in Reason:
-                counter.labels(result="deny", reason=reason.value)
+                self.verifications.labels(result="deny", reason=reason.value, source=source)
         for subject in EXCHANGE_SUBJECTS:
             self.exchanges.labels(result="allow", reason="", subject=subject)
         for kind in REVOCATION_KINDS:

@@ -41,6 +41,7 @@ class DaemonProcess:
         extra_args: Sequence[str] = (),
         x509_svid_ttl: int = 300,
         socket: Path | None = None,
+        dns_names: Sequence[str] = (),
     ) -> None:
         self.bed = bed
         self.gid = gid
@@ -57,7 +58,7 @@ class DaemonProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         try:
             self.entry_id = bed.create_entry(
-                self.spiffe_id, uid=0, gid=gid, x509_svid_ttl=x509_svid_ttl
+                self.spiffe_id, uid=0, gid=gid, x509_svid_ttl=x509_svid_ttl, dns_names=dns_names
             )
             bed.wait_for_svid(self.spiffe_id, uid=0, gid=gid)
         except BaseException:  # Ctrl-C included: nobody else knows the directory yet

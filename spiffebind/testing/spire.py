@@ -123,8 +123,10 @@ class SpireTestBed:
         x509_svid_ttl: int | None = None,
         jwt_svid_ttl: int | None = None,
         federates_with: Sequence[str] = (),
+        dns_names: Sequence[str] = (),
     ) -> str:
-        """Register ``spiffe_id`` for processes with this uid/gid (and any extra selectors)."""
+        """Register ``spiffe_id`` for processes with this uid/gid (and any extra selectors);
+        ``dns_names`` go into the SVID's SANs (for TLS clients that check a host name)."""
         chosen = [*selectors]
         chosen += [f"unix:uid:{uid}"] if uid is not None else []
         chosen += [f"unix:gid:{gid}"] if gid is not None else []
@@ -137,6 +139,7 @@ class SpireTestBed:
             x509_svid_ttl=x509_svid_ttl,
             jwt_svid_ttl=jwt_svid_ttl,
             federates_with=federates_with,
+            dns_names=dns_names,
         )
 
     def delete_entry(self, entry_id: str) -> None:

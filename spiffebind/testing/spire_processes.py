@@ -151,10 +151,12 @@ class SpireServer:
         x509_svid_ttl: int | None = None,
         jwt_svid_ttl: int | None = None,
         federates_with: Sequence[str] = (),
+        dns_names: Sequence[str] = (),
     ) -> str:
         """Register a workload; returns the entry ID. TTLs in seconds, None = server default."""
         args = ["entry", "create", "-parentID", parent_id, "-spiffeID", spiffe_id]
         args += [a for s in selectors for a in ("-selector", s)]
+        args += [a for name in dns_names for a in ("-dns", name)]
         args += [a for td in federates_with for a in ("-federatesWith", f"spiffe://{td}")]
         if x509_svid_ttl is not None:
             args += ["-x509SVIDTTL", str(x509_svid_ttl)]

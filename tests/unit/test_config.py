@@ -63,6 +63,30 @@ def test_bad_address(text: str) -> None:
         cfg.parse_address("--metrics-address", text)
 
 
+def _tcp(text: str) -> tuple[str, int]:
+    return cfg.parse_address("--ext-authz-address", text)
+
+
+@pytest.mark.parametrize("text", ["127.0.0.1:9191", "[::1]:9191", "localhost:9191", ":9191"])
+def test_ext_authz_plaintext_is_allowed_on_loopback(text: str) -> None:
+    cfg.check_ext_authz_address(_tcp(text), plaintext=True)
+
+
+@pytest.mark.parametrize("text", ["0.0.0.0:9191", "10.0.0.7:9191", "[::]:9191", "node-1:9191"])
+def test_ext_authz_plaintext_is_refused_off_loopback(text: str) -> None:
+    with pytest.raises(ConfigError, match=r"--ext-authz-plaintext: .* not a loopback"):
+        cfg.check_ext_authz_address(_tcp(text), plaintext=True)
+    cfg.check_ext_authz_address(_tcp(text), plaintext=False)
+
+
+def test_ext_authz_plaintext_needs_an_address() -> None:
+    cfg.check_ext_authz_address(None, plaintext=False)
+    with pytest.raises(ConfigError, match="needs --ext-authz-address"):
+        cfg.check_ext_authz_address(None, plaintext=True)
+    with pytest.raises(ConfigError, match="--ext-authz-address 'x': expected HOST:PORT"):
+        _tcp("x")
+
+
 @pytest.mark.parametrize(
     "parts",
     [

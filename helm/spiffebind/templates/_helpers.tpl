@@ -71,3 +71,20 @@ does not read it, and a wrong switch would silently render the other branch.
 {{- define "spiffebind.socketDir" -}}/run/spiffebind/sockets{{- end }}
 {{- define "spiffebind.spireDir" -}}/run/spire/agent-sockets{{- end }}
 {{- define "spiffebind.stateDir" -}}/var/lib/spiffebind{{- end }}
+
+{{/* config.yaml: what the daemon reads only at start (the policy reloads in place). */}}
+{{- define "spiffebind.configFile" -}}
+{{- toYaml .Values.config }}
+{{- end }}
+
+{{/* An alert's runbook_url annotation: (list baseUrl anchor); nothing without a base URL. */}}
+{{- define "spiffebind.runbook" -}}
+{{- with index . 0 }}
+runbook_url: {{ printf "%s#%s" . (index $ 1) }}
+{{- end }}
+{{- end }}
+
+{{/* The ext_authz Service's name (NOTES names it too). */}}
+{{- define "spiffebind.extAuthzService" -}}
+{{- printf "%s-ext-authz" (include "spiffebind.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}

@@ -43,6 +43,9 @@ def _replace(path: Path, text: str) -> None:
     os.replace(staged, path)
 
 
+RELOADED = "spiffebind_policy_last_reload_success_timestamp_seconds"
+
+
 def _reloads(node: DaemonProcess, result: str) -> float:
     return sample(node, "spiffebind_policy_reloads_total", result=result)
 
@@ -53,6 +56,7 @@ def test_broken_policy_is_refused_and_a_new_one_applies_to_old_tokens(
     me = node.spiffe_id
     with connect(node.socket) as stub:
         digest = stub.GetInfo(pb.GetInfoRequest(), timeout=10).policy_digest
+        loaded = sample(node, RELOADED)
         early = issue(stub, agents.a.issue_proof(me, "reload-1")).access_token
 
         _replace(node.policy_file, BROKEN_POLICY)
@@ -64,9 +68,11 @@ def test_broken_policy_is_refused_and_a_new_one_applies_to_old_tokens(
         refused = [e for e in audit_events(node) if e["event"] == "policy_reload"]
         assert (refused[-1]["decision"], refused[-1]["reason"]) == ("deny", "policy_invalid")
         assert verify(stub, early, presenter=agents.a).valid
+        assert sample(node, RELOADED) == loaded  # a refused reload is no success
 
         _replace(node.policy_file, OTHER_TOOLS_ONLY)
         node.hangup()
         wait_for(lambda: _reloads(node, "ok") >= 1, timeout=10, what="the new policy")
+        assert sample(node, RELOADED) > loaded
 
         assert verify(stub, early, presenter=agents.a).reason == "policy_denied"

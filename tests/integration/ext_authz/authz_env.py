@@ -11,6 +11,9 @@ from spiffebind.testing.daemon import DaemonProcess
 
 DAEMON_GID = 1401
 AGENTS_GID = 1402
+# A DNS SAN in the daemon's SVID: gRPC's TLS client checks a host name, where Envoy and Istio
+# match the SVID's URI SAN instead.
+SERVER_NAME = "authz.spiffebind.test"
 AGENT_A = "spiffe://example.org/agents/ext-a"
 AGENT_B = "spiffe://example.org/agents/ext-b"
 SEARCH = "spiffe://example.org/tools/search"
@@ -41,6 +44,7 @@ ROUTES = [
 class AuthzDaemon:
     process: DaemonProcess
     socket: Path
+    address: str  # ext_authz over TCP with mutual TLS
 
     def audit(self, path: str) -> list[dict[str, Any]]:
         """The ext_authz audit events for requests to ``path`` (each test uses its own)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket as socket_module
 import subprocess
 import sys
 import tempfile
@@ -25,6 +26,7 @@ from authz_env import (
     DAEMON_GID,
     POLICY,
     ROUTES,
+    SERVER_NAME,
     WORKLOADS,
     AuthzDaemon,
     Material,
@@ -34,6 +36,7 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc
 from spiffebind.api.socket import is_live
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.poll import wait_for
+from spiffebind.testing.ports import free_port
 from spiffebind.testing.spire import SpireTestBed
 
 
@@ -50,10 +53,30 @@ def authz_daemon(spire: SpireTestBed, workdir: Path) -> Iterator[AuthzDaemon]:
     socket = workdir / "authz.sock"
     config = workdir / "config.yaml"
     config.write_text(yaml.safe_dump({"ext_authz_routes": ROUTES}))
-    args = ("--ext-authz-socket", str(socket), "--config", str(config))
-    with DaemonProcess(spire, policy=POLICY, gid=DAEMON_GID, extra_args=args) as daemon:
+    address = f"127.0.0.1:{free_port()}"
+    args = (
+        "--ext-authz-socket",
+        str(socket),
+        "--config",
+        str(config),
+        "--ext-authz-address",
+        address,
+    )
+    with DaemonProcess(
+        spire, policy=POLICY, gid=DAEMON_GID, extra_args=args, dns_names=[SERVER_NAME]
+    ) as daemon:
         wait_for(lambda: is_live(socket), timeout=15, what=f"ext_authz on {socket}")
-        yield AuthzDaemon(daemon, socket)
+        wait_for(lambda: _accepts(address), timeout=15, what=f"ext_authz on {address}")
+        yield AuthzDaemon(daemon, socket, address)
+
+
+def _accepts(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        socket_module.create_connection((host, int(port)), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def _run(spire: SpireTestBed, gid: int, *args: str) -> str:
@@ -87,3 +110,9 @@ def authz(authz_daemon: AuthzDaemon) -> Iterator[Any]:
     """An ``envoy.service.auth.v3.Authorization`` stub on the daemon's ext_authz socket."""
     with grpc.insecure_channel(f"unix:{authz_daemon.socket}") as channel:
         yield external_auth_pb2_grpc.AuthorizationStub(channel)
+
+
+@pytest.fixture(scope="module")
+def tcp_outcomes(spire: SpireTestBed, authz_daemon: AuthzDaemon, material: Material) -> Any:
+    """What three TCP clients got from ext_authz (``workloads.py tcp``), run as agent A."""
+    return json.loads(_run(spire, AGENTS_GID, "tcp", authz_daemon.address, SERVER_NAME))

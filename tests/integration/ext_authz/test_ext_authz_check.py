@@ -1,6 +1,8 @@
 """Envoy-shaped CheckRequests against a real daemon and SPIRE: status, challenge, audit event.
 
-Every request goes to its own path, so its audit event can be found without guessing.
+Every request goes to its own path, so its audit event can be found without guessing. Over
+TCP (where Istio's CUSTOM provider and Envoy Gateway call it) ext_authz is mutual TLS with
+the daemon's SVID: only a caller holding an SVID from a trusted bundle gets an answer.
 """
 
 from __future__ import annotations
@@ -190,3 +192,22 @@ def test_each_name_of_a_resource_is_checked_against_its_own_route(
     response = authz.Check(request, timeout=10)
     assert _denied(response)[0] == expected[0]
     assert _one_event(authz_daemon, path)["tool"] == expected[1]
+
+
+def test_a_caller_with_an_svid_gets_an_answer(tcp_outcomes: Any) -> None:
+    # No token in the request: an answer, and it is a denial (Envoy's 401).
+    assert tcp_outcomes["svid"] == "401"
+
+
+@pytest.mark.parametrize("client", ["no_certificate", "untrusted_ca"])
+def test_a_caller_without_a_valid_svid_is_refused_at_the_handshake(
+    tcp_outcomes: Any, client: str
+) -> None:
+    assert tcp_outcomes[client] == "UNAVAILABLE"
+
+
+def test_the_tcp_answer_is_audited_like_the_socket_ones(
+    tcp_outcomes: Any, authz_daemon: AuthzDaemon
+) -> None:
+    (event,) = authz_daemon.audit("/search/tcp")
+    assert (event["decision"], event["reason"]) == ("deny", "malformed")

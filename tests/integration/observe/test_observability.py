@@ -78,13 +78,18 @@ def test_every_decision_is_counted_exactly(observed: Observed) -> None:
         **{("deny", r.value): 1.0 if r is Reason.POLICY_DENIED else 0.0 for r in Reason},
     }
     verified = {
-        (dict(k)["result"], dict(k)["reason"]): v
+        (dict(k)["source"], dict(k)["result"], dict(k)["reason"]): v
         for (n, k), v in observed.metrics.items()
         if n == "spiffebind_token_verifications_total"
     }
     assert verified == {
-        ("allow", ""): 1.0,
-        **{("deny", r.value): float(DENIED_VERIFICATIONS.get(r.value, 0)) for r in Reason},
+        ("verify_token", "allow", ""): 1.0,
+        **{
+            ("verify_token", "deny", r.value): float(DENIED_VERIFICATIONS.get(r.value, 0))
+            for r in Reason
+        },
+        ("ext_authz", "allow", ""): 0.0,  # no ext_authz socket here
+        **{("ext_authz", "deny", r.value): 0.0 for r in Reason},
     }
     assert _family(observed, "spiffebind_revocations_total", "kind") == {"jti": 1.0, "txn": 1.0}
     assert _family(observed, "spiffebind_tokens_invalidated_total", "cause") == {
@@ -104,6 +109,7 @@ def test_every_decision_is_counted_exactly(observed: Observed) -> None:
     exact = {
         "spiffebind_revocations_held": 2.0,
         "spiffebind_svid_rotations_total": 0.0,  # the JWT bundle arriving is no rotation
+        "spiffebind_ready": 1.0,
         "spiffebind_identity_ready": 1.0,
         "spiffebind_workload_api_up": 1.0,
         "spiffebind_policy_rules": 2.0,
@@ -121,20 +127,25 @@ def test_each_signed_request_is_remembered_against_replay(observed: Observed) ->
 
 def test_each_rpc_is_timed_by_method_and_code(observed: Observed) -> None:
     counts = {
-        (dict(k)["method"], dict(k)["code"]): v
+        (
+            dict(k)["grpc_service"].rpartition(".")[2],
+            dict(k)["grpc_method"],
+            dict(k)["grpc_code"],
+        ): v
         for (n, k), v in observed.metrics.items()
-        if n == "spiffebind_grpc_server_handling_seconds_count"
+        if n == "spiffebind_grpc_server_handling_seconds_count" and dict(k)["grpc_type"] == "unary"
     }
     assert counts == {
-        ("GetInfo", "OK"): 7.0,  # once per token (4) and revoke (2) run, one status
-        ("IssueToken", "OK"): 3.0,
-        ("IssueToken", "PERMISSION_DENIED"): 1.0,
-        ("VerifyToken", "OK"): 6.0,  # a refused token is a normal answer
-        ("RevokeToken", "OK"): 2.0,
-        ("IntrospectToken", "OK"): 0.0,
-        ("ExchangeToken", "OK"): 0.0,
-        ("Check", "OK"): 0.0,  # ext_authz's, not served here
-        ("HealthCheck", "OK"): 2.0,  # the two healthcheck runs
+        ("TokenService", "GetInfo", "OK"): 7.0,  # once per token (4) and revoke (2) run, status
+        ("TokenService", "IssueToken", "OK"): 3.0,
+        ("TokenService", "IssueToken", "PERMISSION_DENIED"): 1.0,
+        ("TokenService", "VerifyToken", "OK"): 6.0,  # a refused token is a normal answer
+        ("TokenService", "RevokeToken", "OK"): 2.0,
+        ("TokenService", "IntrospectToken", "OK"): 0.0,
+        ("TokenService", "ExchangeToken", "OK"): 0.0,
+        ("Authorization", "Check", "OK"): 0.0,  # ext_authz's, not served here
+        ("Health", "Check", "OK"): 2.0,  # the two healthcheck runs
+        ("Health", "List", "OK"): 0.0,
     }
 
 

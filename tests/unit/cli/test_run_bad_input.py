@@ -67,6 +67,13 @@ def _corrupt_state(tmp: Path) -> tuple[list[str], str]:
     return args, str(store)
 
 
+def _plaintext_ext_authz_off_loopback(tmp: Path) -> tuple[list[str], str]:
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(tmp / "wl.sock"))
+    args = ["--workload-api", f"unix://{tmp / 'wl.sock'}", "--ext-authz-address", "0.0.0.0:9191"]
+    return [*args, "--ext-authz-plaintext"], "--ext-authz-plaintext: 0.0.0.0 is not a loopback"
+
+
 @pytest.mark.parametrize(
     "case",
     [
@@ -75,6 +82,7 @@ def _corrupt_state(tmp: Path) -> tuple[list[str], str]:
         _unknown_config_key,
         _bad_policy,
         _corrupt_state,
+        _plaintext_ext_authz_off_loopback,
     ],
     ids=lambda f: f.__name__.strip("_"),
 )

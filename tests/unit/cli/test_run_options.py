@@ -43,6 +43,8 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ext_authz_socket": ("/tmp/sbo/authz.sock", Path("/tmp/sbo/authz.sock")),
     "ext_authz_socket_mode": ("0600", 0o600),
     "ext_authz_socket_group": ("0", 0),
+    "ext_authz_address": ("127.0.0.1:9191", ("127.0.0.1", 9191)),
+    "ext_authz_plaintext": ("true", True),
     "ext_authz_trust_xfcc": ("true", True),
     "ext_authz_keep_authorization": ("true", True),
     "log_level": ("debug", "debug"),

@@ -1,4 +1,5 @@
-"""``spiffebind verify --offline``: exit codes, output shapes and token input forms."""
+"""``spiffebind verify``: exit codes, output shapes, token input forms, and how the CLI says
+it cannot reach a daemon (through ``main``, where errors become messages)."""
 
 from __future__ import annotations
 
@@ -89,12 +90,6 @@ def test_rejected_json(env: Env) -> None:
     assert "insufficient_scope" in result.stderr
 
 
-def test_rejected_text(env: Env) -> None:
-    result = run(*env.args("not-a-token"))
-    assert result.exit_code == 1
-    assert result.stdout == "rejected: malformed\n"
-
-
 def test_missing_peer_cert_is_binding_missing(env: Env) -> None:
     args = env.args("--json", env.token())
     i = args.index("--peer-cert")
@@ -177,9 +172,61 @@ def test_usage_errors_exit_2(env: Env, case: str) -> None:
     assert result.stdout == ""
 
 
-def test_unreachable_daemon_exits_2(env: Env) -> None:
-    result = CliRunner().invoke(
-        main, ["verify", "--socket", str(env.tmp / "absent.sock"), "--audience", AUD, env.token()]
+def _main(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_unreachable_daemon_is_one_message_naming_the_socket(env: Env) -> None:
+    absent = env.tmp / "absent.sock"
+    result = _main("verify", "--socket", f"unix://{absent}", "--audience", AUD, env.token())
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"spiffebind: error: cannot reach the daemon at {absent}\n"
+
+
+def test_verify_finds_the_daemon_through_the_environment(env: Env) -> None:
+    absent = env.tmp / "from-env.sock"
+    result = _main(
+        "verify", "--audience", AUD, env.token(), env={"SPIFFEBIND_ENDPOINT_SOCKET": str(absent)}
     )
     assert result.exit_code == 2
-    assert "daemon" in result.stderr
+    assert result.stderr == f"spiffebind: error: cannot reach the daemon at {absent}\n"
+
+
+def test_offline_with_socket_is_a_usage_error_but_the_environment_is_ignored(env: Env) -> None:
+    both = _main("verify", "--socket", str(env.tmp / "a.sock"), *env.args(env.token()))
+    assert both.exit_code == 2
+    assert "--offline verifies without a daemon: drop --socket" in both.stderr
+    from_env = _main(
+        "verify", *env.args(env.token()), env={"SPIFFEBIND_ENDPOINT_SOCKET": "/nonexistent.sock"}
+    )
+    assert from_env.exit_code == 0, from_env.stderr
+
+
+def test_json_failures_are_one_json_object(env: Env) -> None:
+    absent = env.tmp / "absent.sock"
+    unreachable = _main("verify", "--json", "--socket", str(absent), "--audience", AUD, "t")
+    assert unreachable.exit_code == 2
+    assert json.loads(unreachable.stdout) == {
+        "error": "unreachable",
+        "error_description": f"cannot reach the daemon at {absent}",
+    }
+    usage = _main("verify", "--json", "--socket", str(absent), *env.args(env.token()))
+    assert usage.exit_code == 2
+    document = json.loads(usage.stdout)
+    assert document["error"] == "usage"
+    assert "drop --socket" in document["error_description"]
+
+
+def test_a_rejection_is_printed_once(env: Env) -> None:
+    for extra, stdout in (((), ""), (("--json",), '{"reason": "malformed", "valid": false}\n')):
+        result = run(*env.args(*extra, "not-a-token"))
+        assert result.exit_code == 1
+        assert (result.stdout, result.stderr) == (stdout, "spiffebind: token rejected: malformed\n")
+
+
+@pytest.mark.parametrize("command", ["status", "healthcheck"])
+def test_operator_commands_name_the_socket_they_cannot_reach(env: Env, command: str) -> None:
+    absent = env.tmp / "absent.sock"
+    result = _main(command, "--socket", str(absent))
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"spiffebind: error: cannot reach the daemon at {absent}\n"

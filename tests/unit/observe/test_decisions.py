@@ -179,7 +179,8 @@ def test_a_verified_token_audits_the_call_the_chain_and_the_presenter(
 
     moved = harness.moved(lambda: harness.decisions.verified(verified, call, peer, 0.001))
 
-    assert moved == {series("spiffebind_token_verifications_total", result="allow", reason=""): 1.0}
+    verifications = "spiffebind_token_verifications_total"
+    assert moved == {series(verifications, result="allow", reason="", source="verify_token"): 1.0}
     assert harness.event() == {
         **EMPTY,
         "event": "verify",
@@ -210,9 +211,8 @@ def test_a_refused_verification_counts_its_reason(harness: Harness, reason: Reas
 
     moved = harness.moved(lambda: harness.decisions.verify_refused(refusal, call, [], 0.002))
 
-    assert moved == {
-        series("spiffebind_token_verifications_total", result="deny", reason=reason.value): 1.0
-    }
+    labels = {"result": "deny", "reason": reason.value, "source": "verify_token"}
+    assert moved == {series("spiffebind_token_verifications_total", **labels): 1.0}
     assert harness.event() == {
         **EMPTY,
         "event": "verify",
@@ -377,7 +377,8 @@ def test_unauthenticated_refusals_write_bounded_lines_at_a_bounded_rate() -> Non
         decisions.verify_refused(refusal, call, [], 0.001)
     dropped = registry.get_sample_value("spiffebind_audit_events_dropped_total")
     denied = registry.get_sample_value(
-        "spiffebind_token_verifications_total", {"result": "deny", "reason": "malformed"}
+        "spiffebind_token_verifications_total",
+        {"result": "deny", "reason": "malformed", "source": "verify_token"},
     )
     assert (len(sink.lines), dropped, denied) == (DENIED_BURST + DENIED_PER_SECOND, 80, 300)
     assert max(len(line) for line in sink.lines) < 1024

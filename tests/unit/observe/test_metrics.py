@@ -16,9 +16,10 @@ from spiffebind.errors import Reason
 from spiffebind.observe.metrics import (
     EXCHANGE_SUBJECTS,
     INVALIDATION_CAUSES,
-    METHODS,
     RELOAD_RESULTS,
     REVOCATION_KINDS,
+    RPCS,
+    VERIFICATION_SOURCES,
     Metrics,
     new_registry,
 )
@@ -27,8 +28,11 @@ README = Path(__file__).parents[3] / "README.md"
 
 # Every label spiffebind may use, with every value it may take: nothing unbounded.
 LABEL_VALUES: dict[str, set[str]] = {
-    "method": set(METHODS),
-    "code": {code.name for code in grpc.StatusCode},
+    "grpc_service": {service for service, _ in RPCS},
+    "grpc_method": {method for _, method in RPCS},
+    "grpc_code": {code.name for code in grpc.StatusCode},
+    "grpc_type": {"unary"},
+    "source": set(VERIFICATION_SOURCES),
     "result": {"allow", "deny", "error", *RELOAD_RESULTS},
     "reason": {"", *(reason.value for reason in Reason)},
     "kind": set(REVOCATION_KINDS),
@@ -47,7 +51,12 @@ def _families() -> list[Metric]:
     """Our own families, with the ``_created`` companions prometheus_client adds folded away."""
     registry = CollectorRegistry()
     metrics = Metrics(registry)
-    metrics.handling_seconds.labels(method="IssueToken", code="PERMISSION_DENIED").observe(0.01)
+    metrics.handling_seconds.labels(
+        grpc_service="spiffebind.v1.TokenService",
+        grpc_method="IssueToken",
+        grpc_code="PERMISSION_DENIED",
+        grpc_type="unary",
+    ).observe(0.01)
     return [f for f in _exposition(registry) if not f.name.endswith("_created")]
 
 
@@ -84,10 +93,17 @@ def test_every_labelled_series_starts_at_zero() -> None:
     registry = CollectorRegistry()
     Metrics(registry)
     get = registry.get_sample_value
+    verifications = "spiffebind_token_verifications_total"
     for reason in Reason:
-        for name in ("spiffebind_tokens_issued_total", "spiffebind_token_verifications_total"):
-            assert get(name, {"result": "deny", "reason": reason.value}) == 0.0
+        assert (
+            get("spiffebind_tokens_issued_total", {"result": "deny", "reason": reason.value}) == 0
+        )
+        for source in VERIFICATION_SOURCES:
+            labels = {"result": "deny", "reason": reason.value, "source": source}
+            assert get(verifications, labels) == 0.0
     assert get("spiffebind_tokens_issued_total", {"result": "allow", "reason": ""}) == 0.0
+    for source in VERIFICATION_SOURCES:
+        assert get(verifications, {"result": "allow", "reason": "", "source": source}) == 0.0
     for cause in INVALIDATION_CAUSES:
         assert get("spiffebind_tokens_invalidated_total", {"cause": cause}) == 0.0
     for kind in REVOCATION_KINDS:
@@ -96,10 +112,38 @@ def test_every_labelled_series_starts_at_zero() -> None:
         assert get("spiffebind_workload_api_reconnects_total", {"stream": stream}) == 0.0
     for result in RELOAD_RESULTS:
         assert get("spiffebind_policy_reloads_total", {"result": result}) == 0.0
-    for method in METHODS:
+    for service, method in RPCS:
         count = "spiffebind_grpc_server_handling_seconds_count"
-        assert get(count, {"method": method, "code": "OK"}) == 0.0
+        labels = {"grpc_service": service, "grpc_method": method, "grpc_code": "OK"}
+        assert get(count, {**labels, "grpc_type": "unary"}) == 0.0
     assert get("spiffebind_build_info", {"version": __version__}) == 1.0
+
+
+def test_rpc_labels_name_the_services_we_serve() -> None:
+    """The label values are the full gRPC names the interceptor sees on the wire."""
+    from envoy.service.auth.v3 import external_auth_pb2
+    from grpc_health.v1 import health_pb2
+
+    from spiffebind.api.v1 import spiffebind_pb2
+
+    served = {
+        (service.full_name, method.name)
+        for module in (spiffebind_pb2, external_auth_pb2, health_pb2)
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+        if not method.server_streaming
+    }
+    assert set(RPCS) == served
+
+
+def test_slow_calls_land_in_buckets_past_one_second() -> None:
+    registry = CollectorRegistry()
+    histogram = Metrics(registry).handling_seconds
+    labels = {"grpc_service": "s", "grpc_method": "m", "grpc_code": "OK", "grpc_type": "unary"}
+    histogram.labels(**labels).observe(3.0)
+    bucket = "spiffebind_grpc_server_handling_seconds_bucket"
+    assert registry.get_sample_value(bucket, {**labels, "le": "2.5"}) == 0.0
+    assert registry.get_sample_value(bucket, {**labels, "le": "5.0"}) == 1.0
 
 
 def test_the_daemon_registry_has_process_metrics_and_is_its_own() -> None:

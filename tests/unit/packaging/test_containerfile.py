@@ -65,8 +65,9 @@ def test_two_stages_on_python_slim() -> None:
 def test_builder_makes_wheels_from_the_sources() -> None:
     builder = _stages()["builder"]
     copied = {source for rest in _args(builder, "COPY") for source in shlex.split(rest)[:-1]}
-    assert copied == {"pyproject.toml", "README.md", "spiffebind/"}
-    assert any("pip wheel" in run and "--wheel-dir /wheels" in run for run in _args(builder, "RUN"))
+    assert copied == {"pyproject.toml", "README.md", "LICENSE", "spiffebind/"}
+    wheel = '--wheel-dir /wheels ".[daemon]"'  # the daemon's extra dependencies too
+    assert any("pip wheel" in run and wheel in run for run in _args(builder, "RUN"))
 
 
 def test_runtime_takes_only_the_wheels() -> None:
@@ -75,7 +76,7 @@ def test_runtime_takes_only_the_wheels() -> None:
     assert _args(runtime, "ADD") == []
     (install,) = _args(runtime, "RUN")
     assert install.startswith("--mount=type=bind,from=builder,source=/wheels,target=/wheels ")
-    assert "--no-index --find-links=/wheels spiffebind" in install
+    assert '--no-index --find-links=/wheels "spiffebind[daemon]"' in install
 
 
 def test_no_pip_cache_and_no_build_tools() -> None:

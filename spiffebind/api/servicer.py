@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -16,6 +16,7 @@ from cryptography import x509
 
 from spiffebind.api.errors import translated
 from spiffebind.api.info import InfoSource
+from spiffebind.api.revocation_watch import Watchable, updates
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.errors import RejectedError, TokenRejected, UpstreamUnavailable
@@ -54,9 +55,11 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         revocation: Revocation,
         verifier: Verifier,
         decisions: Decisions,
+        revocations: Watchable,
         exchange: Exchange | None = None,
     ) -> None:
         self._exchange = exchange
+        self._revocations = revocations
         self._info = info
         self._issuance = issuance
         self._revocation = revocation
@@ -180,6 +183,12 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             txn=revoked.txn or "",
             expires_at=int(revoked.until),
         )
+
+    async def WatchRevocations(
+        self, request: pb.WatchRevocationsRequest, context: Context
+    ) -> AsyncIterator[pb.RevocationUpdate]:
+        async for update in updates(self._revocations, request, context):
+            yield update
 
 
 def _granted(grant: Issued | Exchanged) -> dict[str, Any]:

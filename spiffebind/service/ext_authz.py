@@ -19,6 +19,7 @@ from spiffebind.service.ext_authz_credentials import (
     bearer_token,
     forwarded_client,
     pem_chain,
+    verify_presented,
 )
 from spiffebind.service.ext_authz_routes import (
     CONTEXT_PREFIX,
@@ -29,7 +30,6 @@ from spiffebind.service.ext_authz_routes import (
     route_from_context,
 )
 from spiffebind.token import VerifiedToken, Verifier, thumbprint
-from spiffebind.token.verify import bound_thumbprint, check_binding_match, check_scopes
 
 XFCC = "x-forwarded-client-cert"
 HEADER_PREFIX = "x-spiffebind-"
@@ -82,14 +82,6 @@ def check_details_type(claims: Mapping[str, Any], required: str) -> None:
     """The route's RFC 9396 type must be among the token's ``authorization_details``."""
     if required and not any(d["type"] == required for d in claims.get("authorization_details", ())):
         raise TokenRejected(Reason.INSUFFICIENT_SCOPE, f"no authorization_details {required!r}")
-
-
-def check_forwarded(claims: Mapping[str, Any], presented: Presented) -> None:
-    """Steps 11-13 for a client known only by hash and SPIFFE ID: the proxy validated its
-    chain, so only the binding and the presenter's name are left to compare."""
-    check_binding_match(bound_thumbprint(claims), presented.x5t)
-    if presented.spiffe_id != claims["client_id"]:
-        raise TokenRejected(Reason.PRESENTER_MISMATCH, "presenter is not the token's client_id")
 
 
 def upstream_headers(verified: VerifiedToken) -> tuple[tuple[str, str], ...]:
@@ -161,19 +153,9 @@ class ExtAuthz:
         return Presented(chain=pem_chain(request.certificate))
 
     def _verify(self, token: str, route: Route, presented: Presented) -> VerifiedToken:
-        if presented.chain or not presented.x5t:
-            verified = self._verifier.verify(
-                token,
-                audience=route.audience,
-                presented_chain=presented.chain,
-                required_scopes=route.scopes,
-            )
-        else:
-            verified = self._verifier.verify(
-                token, audience=route.audience, presented_chain=None, check_binding=False
-            )
-            check_forwarded(verified.claims, presented)
-            check_scopes(verified.claims, route.scopes)
+        verified = verify_presented(
+            self._verifier, token, audience=route.audience, presented=presented, scopes=route.scopes
+        )
         check_details_type(verified.claims, route.authorization_details_type)
         return verified
 

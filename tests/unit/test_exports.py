@@ -10,6 +10,7 @@ import pytest
 
 PACKAGES = [
     "spiffebind",
+    "spiffebind.asgi",
     "spiffebind.client",
     "spiffebind.identity",
     "spiffebind.policy",
@@ -18,6 +19,7 @@ PACKAGES = [
     "spiffebind.testing.attacks",
     "spiffebind.token",
     "spiffebind.upstream",
+    "spiffebind.verifier",
 ]
 
 

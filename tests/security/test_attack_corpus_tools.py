@@ -1,0 +1,65 @@
+"""The JWT/JWS attack corpus through the in-process tool verifier and its adapters: the ASGI
+middleware in front of a real Starlette app, and the gRPC interceptors' guard. Every case
+gets the reason code VerifyToken gives (tests/security/test_attack_corpus.py)."""
+
+from __future__ import annotations
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from spiffebind.asgi import SpiffebindMiddleware, verified_token
+from spiffebind.grpc_server import Guard
+from spiffebind.policy import RuleEngine, parse_policy
+from spiffebind.testing.attacks import CASES, Case, InProcess
+from spiffebind.testing.attacks.tools import AsgiApp, asgi_verdict, grpc_verdict, tool_verdict
+from spiffebind.testing.attacks.worlds import POLICY
+from spiffebind.testing.forge import ISSUERS, FixedClock
+from spiffebind.token import StaticBundles
+from spiffebind.verifier import ToolVerifier
+
+
+def tool_verifier(world: InProcess, audience: str) -> ToolVerifier:
+    m = world.materials
+    return ToolVerifier(
+        audience=audience,
+        issuers=ISSUERS,
+        bundles=StaticBundles(world.bundles),
+        revocations=None,
+        policy=RuleEngine(parse_policy(POLICY), m.max_lifetime),
+        clock=FixedClock(m.now),
+        clock_skew=m.skew,
+        max_lifetime=m.max_lifetime,
+    )
+
+
+async def search(request: Request) -> JSONResponse:
+    return JSONResponse({"sub": verified_token(request).claims["sub"]})
+
+
+def starlette_app(world: InProcess, audience: str, scopes: tuple[str, ...]) -> AsgiApp:
+    app = Starlette(routes=[Route("/search", search)])
+    return SpiffebindMiddleware(app, verifier=tool_verifier(world, audience), scopes=scopes)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_tool_verifier_gives_the_expected_reason(world: InProcess, case: Case) -> None:
+    m = world.materials
+    make = lambda audience: tool_verifier(world, audience)  # noqa: E731
+    assert tool_verdict(make, m, case.attempt(m)) == case.expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_asgi_middleware_gives_the_expected_reason(world: InProcess, case: Case) -> None:
+    m = world.materials
+    make = lambda audience, scopes: starlette_app(world, audience, scopes)  # noqa: E731
+    assert asgi_verdict(make, m, case.attempt(m)) == case.expected
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_grpc_guard_gives_the_expected_reason(world: InProcess, case: Case) -> None:
+    m = world.materials
+    make = lambda audience: Guard(tool_verifier(world, audience))  # noqa: E731
+    assert grpc_verdict(make, m, case.attempt(m)) == case.expected

@@ -86,15 +86,14 @@ class Flood:
 def test_a_watcher_that_falls_behind_is_ended_to_resync() -> None:
     store, context = Flood(), Context()
 
-    async def drain() -> list[Any]:
-        seen = []
-        stream = updates(store, pb.WatchRevocationsRequest(), context)  # type: ignore[arg-type]
-        with pytest.raises(Aborted, match="resync"):
-            async for update in stream:
-                seen.append(update)
-        return seen
+    seen: list[Any] = []
 
-    seen = asyncio.run(drain())
+    async def drain() -> None:
+        async for update in updates(store, pb.WatchRevocationsRequest(), context):  # type: ignore[arg-type]
+            seen.append(update)
+
+    with pytest.raises(Aborted, match="resync"):
+        asyncio.run(drain())
     assert context.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert store.stopped
     assert seen[0].reset

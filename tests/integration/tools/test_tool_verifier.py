@@ -1,0 +1,90 @@
+"""The in-process tool verifier against real SPIRE and a real daemon: the same answers as
+VerifyToken, a revocation at the daemon enforced promptly, and a stopped daemon making it
+fail closed once its revocations are older than the bound."""
+
+from __future__ import annotations
+
+import pytest
+from toolkit import (
+    OWN_DAEMON_GID,
+    VALID,
+    Stub,
+    Trust,
+    eventually,
+    revoke_task,
+    token_for,
+    tool_verifier,
+    verdict,
+)
+
+from spiffebind.testing.agents import SEARCH_POLICY, Agent, connect
+from spiffebind.testing.agents import verify as verify_token
+from spiffebind.testing.daemon import DaemonProcess
+from spiffebind.testing.spire import SpireTestBed
+from spiffebind.token import thumbprint
+from spiffebind.verifier import Presented, ToolVerifier
+
+pytestmark = pytest.mark.integration
+
+
+def daemon_verdict(stub: Stub, token: str, presenter: Agent) -> str:
+    answer = verify_token(stub, token, presenter)
+    return VALID if answer.valid else answer.reason
+
+
+def test_answers_as_verify_token_does(
+    verifier: ToolVerifier, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+) -> None:
+    a, b = tool_agents
+    token = token_for(stub, a, daemon.spiffe_id, "tv-agree")
+    for presenter, expected in ((a, VALID), (b, "binding_mismatch")):
+        assert daemon_verdict(stub, token, presenter) == expected
+        assert verdict(verifier, token, presenter) == expected
+    claims = verifier.verify(token, a.identity.chain).claims
+    assert (claims["client_id"], claims["txn"]) == (a.spiffe_id, "tv-agree")
+
+
+def test_a_trusted_proxys_description_of_the_client_binds_too(
+    verifier: ToolVerifier, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+) -> None:
+    a, b = tool_agents
+    token = token_for(stub, a, daemon.spiffe_id, "tv-xfcc")
+    leaf_a, leaf_b = a.identity.chain[0], b.identity.chain[0]
+    assert (
+        verdict(verifier, token, Presented(x5t=thumbprint(leaf_a), spiffe_id=a.spiffe_id)) == VALID
+    )
+    stolen = Presented(x5t=thumbprint(leaf_b), spiffe_id=b.spiffe_id)
+    assert verdict(verifier, token, stolen) == "binding_mismatch"
+
+
+def test_a_task_revoked_at_the_daemon_is_refused_in_process(
+    verifier: ToolVerifier, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+) -> None:
+    a, _ = tool_agents
+    token = token_for(stub, a, daemon.spiffe_id, "tv-revoked")
+    assert verdict(verifier, token, a) == VALID
+    revoke_task(stub, a, daemon.spiffe_id, "tv-revoked")
+    eventually(verifier, token, a, "revoked")
+    assert daemon_verdict(stub, token, a) == "revoked"
+
+
+def test_a_stopped_daemon_fails_closed_after_the_bound_then_recovers(
+    spire: SpireTestBed, trust: Trust, tool_agents: tuple[Agent, Agent]
+) -> None:
+    a, _ = tool_agents
+    with (
+        DaemonProcess(
+            spire,
+            policy=SEARCH_POLICY,
+            gid=OWN_DAEMON_GID,
+            extra_args=("--metrics-address", "127.0.0.1:0"),
+        ) as own,
+        connect(own.socket) as own_stub,
+        tool_verifier(trust, own, stale_after=1.0) as v,
+    ):
+        token = token_for(own_stub, a, own.spiffe_id, "tv-stopped")
+        eventually(v, token, a, VALID)
+        own.stop()
+        eventually(v, token, a, "revocation_unavailable")
+        own.start()
+        eventually(v, token, a, VALID)

@@ -15,7 +15,8 @@ mid-request, a revoked token) comes back as ``401 invalid_token`` and is retried
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+import ssl
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
 import httpx
@@ -59,13 +60,11 @@ class BoundTokenAuth(Asking[TokenSource], httpx.Auth):
         raise ConfigError("BoundTokenAuth is for httpx.Client; use AsyncBoundTokenAuth")
 
 
-class AsyncBoundTokenAuth(Asking[AsyncTokenSource], httpx.Auth):
-    """Bound tokens from an :class:`~spiffebind.client.AsyncAgentClient`, for
-    ``httpx.AsyncClient``."""
+class AsyncBoundFlow(Asking[AsyncTokenSource]):
+    """The asyncio flow of :class:`AsyncBoundTokenAuth`, for any Auth base with httpx's flow
+    protocol (httpx, and httpx2 under the ``mcp`` SDK: :mod:`spiffebind.mcp.client`)."""
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
         await request.aread()
         token = await self._ask.of_async(self._agent)
         response = yield _authorized(request, token)
@@ -73,9 +72,14 @@ class AsyncBoundTokenAuth(Asking[AsyncTokenSource], httpx.Auth):
             self._agent.forget(token.jti)
             yield _authorized(request, await self._ask.of_async(self._agent))
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         """httpx's fallback for the flow this class lacks: fail instead of sending no token."""
-        raise ConfigError("AsyncBoundTokenAuth is for httpx.AsyncClient; use BoundTokenAuth")
+        raise ConfigError(f"{type(self).__name__} is for asyncio clients; use BoundTokenAuth")
+
+
+class AsyncBoundTokenAuth(AsyncBoundFlow, httpx.Auth):
+    """Bound tokens from an :class:`~spiffebind.client.AsyncAgentClient`, for
+    ``httpx.AsyncClient``."""
 
 
 class SvidTransport(httpx.BaseTransport):
@@ -95,13 +99,14 @@ class SvidTransport(httpx.BaseTransport):
             pool.close()
 
 
-class AsyncSvidTransport(httpx.AsyncBaseTransport):
-    """``httpx.AsyncHTTPTransport`` over the current SVID; ``options`` go to each one made."""
+class AsyncPooled:
+    """Requests over the pool of the current SVID's context; ``make`` builds a pool (an
+    asyncio transport of httpx or httpx2) for a context."""
 
-    def __init__(self, tls: SvidTLS, **options: Any) -> None:
-        self._pools = PoolPerContext(tls, lambda c: httpx.AsyncHTTPTransport(verify=c, **options))
+    def __init__(self, tls: SvidTLS, make: Callable[[ssl.SSLContext], Any]) -> None:
+        self._pools = PoolPerContext(tls, make)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: Any) -> Any:
         pool, retired = self._pools.current()
         for old in retired:
             await old.aclose()
@@ -110,6 +115,13 @@ class AsyncSvidTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         for pool in self._pools.drain():
             await pool.aclose()
+
+
+class AsyncSvidTransport(AsyncPooled, httpx.AsyncBaseTransport):
+    """``httpx.AsyncHTTPTransport`` over the current SVID; ``options`` go to each one made."""
+
+    def __init__(self, tls: SvidTLS, **options: Any) -> None:
+        super().__init__(tls, lambda c: httpx.AsyncHTTPTransport(verify=c, **options))
 
 
 def mtls_client(tls: SvidTLS, *, auth: httpx.Auth | None = None, **options: Any) -> httpx.Client:

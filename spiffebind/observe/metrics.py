@@ -169,3 +169,19 @@ class Metrics:
             self.workload_api_reconnects.labels(stream=stream)
         for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result=result)
+
+
+class ToolMetrics:
+    """The instruments of a tool guarded in-process (:mod:`spiffebind.mcp`), on the tool's
+    own registry: one increment per tool call, as the daemon counts its verifications."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.tool_calls = Counter(
+            "spiffebind_tool_calls_total",
+            "MCP tool calls judged in-process, by result and reason code.",
+            ["result", "reason"],
+            registry=registry,
+        )
+        self.tool_calls.labels(result="allow", reason="")
+        for reason in Reason:
+            self.tool_calls.labels(result="deny", reason=reason.value)

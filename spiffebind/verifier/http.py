@@ -81,14 +81,15 @@ class HttpGuard:
                 challenge("invalid_request", exc.reason.value),
             )
         try:
-            presented = self._presented(headers, tls_chain)
+            presented = self.presented(headers, tls_chain)
             return self.verifier.verify(token, presented, scopes=scopes, detail_types=detail_types)
         except RejectedError as exc:
             return denial(exc, scopes)
 
-    def _presented(
+    def presented(
         self, headers: Mapping[str, str], tls_chain: Sequence[x509.Certificate]
     ) -> Presented:
+        """What the caller holds the token with: the TLS chain, or the trusted proxy's XFCC."""
         xfcc = headers.get(XFCC, "")
         if self.trust_xfcc and xfcc:
             return forwarded_client(xfcc)

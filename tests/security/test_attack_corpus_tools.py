@@ -1,8 +1,12 @@
 """The JWT/JWS attack corpus through the in-process tool verifier and its adapters: the ASGI
-middleware in front of a real Starlette app, and the gRPC interceptors' guard. Every case
+middleware in front of a real Starlette app, the gRPC interceptors' guard, and the MCP guard
+(a ``tools/list`` on the MCP endpoint). Every case
 gets the reason code VerifyToken gives (tests/security/test_attack_corpus.py)."""
 
 from __future__ import annotations
+
+import json
+from typing import Any
 
 import pytest
 from starlette.applications import Starlette
@@ -12,9 +16,16 @@ from starlette.routing import Route
 
 from spiffebind.asgi import SpiffebindMiddleware, verified_token
 from spiffebind.grpc_server import Guard
+from spiffebind.mcp import McpGuard
 from spiffebind.policy import RuleEngine, parse_policy
 from spiffebind.testing.attacks import CASES, Case, InProcess
-from spiffebind.testing.attacks.tools import AsgiApp, asgi_verdict, grpc_verdict, tool_verdict
+from spiffebind.testing.attacks.tools import (
+    AsgiApp,
+    HttpRequest,
+    asgi_verdict,
+    grpc_verdict,
+    tool_verdict,
+)
 from spiffebind.testing.attacks.worlds import POLICY
 from spiffebind.testing.forge import ISSUERS, FixedClock
 from spiffebind.token import StaticBundles
@@ -63,3 +74,31 @@ def test_grpc_guard_gives_the_expected_reason(world: InProcess, case: Case) -> N
     m = world.materials
     make = lambda audience: Guard(tool_verifier(world, audience))  # noqa: E731
     assert grpc_verdict(make, m, case.attempt(m)) == case.expected
+
+
+async def ok(scope: Any, receive: Any, send: Any) -> None:
+    """What the guard fronts: an app that answers 200 to whatever reaches it."""
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+
+LIST_TOOLS = HttpRequest(
+    "POST", "/mcp", json.dumps({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).encode()
+)
+
+
+def mcp_guard(world: InProcess, audience: str, scopes: tuple[str, ...]) -> AsgiApp:
+    return McpGuard(
+        ok,
+        verifier=tool_verifier(world, audience),
+        resource_url="https://tool.test/mcp",
+        authorization_servers=["https://tool.test"],
+        scopes=scopes,
+    )
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_mcp_guard_gives_the_expected_reason(world: InProcess, case: Case) -> None:
+    m = world.materials
+    make = lambda audience, scopes: mcp_guard(world, audience, scopes)  # noqa: E731
+    assert asgi_verdict(make, m, case.attempt(m), LIST_TOOLS) == case.expected

@@ -13,6 +13,7 @@ PACKAGES = [
     "spiffebind.asgi",
     "spiffebind.client",
     "spiffebind.identity",
+    "spiffebind.mcp",
     "spiffebind.policy",
     "spiffebind.state",
     "spiffebind.testing",

@@ -13,6 +13,7 @@ import asyncio
 import json
 import re
 from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -41,16 +42,25 @@ def tool_verdict(make: Callable[[str], ToolVerifier], m: Materials, attempt: Att
     return VALID
 
 
-def _scope(token: str, chain: Sequence[x509.Certificate]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class HttpRequest:
+    """What the ASGI runner sends besides the token and the chain."""
+
+    method: str = "GET"
+    path: str = "/search"
+    body: bytes = b""
+
+
+def _scope(token: str, chain: Sequence[x509.Certificate], request: HttpRequest) -> dict[str, Any]:
     pems = [c.public_bytes(Encoding.PEM).decode("ascii") for c in chain]
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
         "http_version": "1.1",
-        "method": "GET",
+        "method": request.method,
         "scheme": "https",
-        "path": "/search",
-        "raw_path": b"/search",
+        "path": request.path,
+        "raw_path": request.path.encode(),
         "root_path": "",
         "query_string": b"",
         "headers": [(b"host", b"tool.test"), (b"authorization", f"Bearer {token}".encode())],
@@ -60,12 +70,14 @@ def _scope(token: str, chain: Sequence[x509.Certificate]) -> dict[str, Any]:
     }
 
 
-async def asgi_call(app: AsgiApp, scope: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+async def asgi_call(
+    app: AsgiApp, scope: dict[str, Any], body: bytes = b""
+) -> tuple[int, dict[str, str], bytes]:
     """One request through an ASGI app: status, headers (lower-case), body."""
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
-        return {"type": "http.request", "body": b"", "more_body": False}
+        return {"type": "http.request", "body": body, "more_body": False}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -78,12 +90,15 @@ async def asgi_call(app: AsgiApp, scope: dict[str, Any]) -> tuple[int, dict[str,
 
 
 def asgi_verdict(
-    make: Callable[[str, tuple[str, ...]], AsgiApp], m: Materials, attempt: Attempt
+    make: Callable[[str, tuple[str, ...]], AsgiApp],
+    m: Materials,
+    attempt: Attempt,
+    request: HttpRequest = HttpRequest(),
 ) -> str:
     """``valid`` for a 200, else the reason code, which the challenge must not contradict."""
     app = make(attempt.audience or m.audience, attempt.scopes)
-    scope = _scope(attempt.token, presented_of(m, attempt))
-    status, headers, body = asyncio.run(asgi_call(app, scope))
+    scope = _scope(attempt.token, presented_of(m, attempt), request)
+    status, headers, body = asyncio.run(asgi_call(app, scope, request.body))
     if status == 200:
         return VALID
     reason = str(json.loads(body)["error_description"])

@@ -106,10 +106,12 @@ def bound_socket() -> socket.socket:
 
 
 @contextmanager
-def uvicorn_server(app: Any, **config: Any) -> Iterator[int]:
-    """``app`` served by uvicorn in a thread of this process; yields its port."""
-    sock = bound_socket()
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="off", log_level="warning", **config))
+def uvicorn_server(app: Any, sock: socket.socket | None = None, **config: Any) -> Iterator[int]:
+    """``app`` served by uvicorn in a thread of this process (on ``sock`` if given); yields
+    its port."""
+    sock = sock or bound_socket()
+    config.setdefault("lifespan", "off")
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **config))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:

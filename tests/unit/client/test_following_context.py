@@ -47,10 +47,12 @@ def presented_by(server: ssl.SSLContext, client: ssl.SSLContext) -> x509.Certifi
 
         thread = threading.Thread(target=accept, daemon=True)
         thread.start()
-        with socket.create_connection(("127.0.0.1", port)) as raw:
-            with client.wrap_socket(raw) as tls:
-                der = tls.getpeercert(binary_form=True)
-                tls.sendall(b"x")
+        with (
+            socket.create_connection(("127.0.0.1", port)) as raw,
+            client.wrap_socket(raw) as tls,
+        ):
+            der = tls.getpeercert(binary_form=True)
+            tls.sendall(b"x")
         thread.join(10)
     assert der is not None
     return x509.load_der_x509_certificate(der)

@@ -58,8 +58,11 @@ async def updates(
     store: Watchable,
     request: pb.WatchRevocationsRequest,
     context: grpc.aio.ServicerContext[Any, Any],
+    closing: asyncio.Event,
 ) -> AsyncIterator[pb.RevocationUpdate]:
-    """The stream of one watcher, until it goes away (or falls too far behind)."""
+    """The stream of one watcher, until it goes away, falls too far behind, or ``closing`` is
+    set (the daemon is stopping: the stream ends at once rather than holding up the grace
+    period, and the watcher reconnects to whoever serves the socket next)."""
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[Entry] = asyncio.Queue(BACKLOG)
     lagging = asyncio.Event()
@@ -75,19 +78,28 @@ async def updates(
 
     held, stop = store.watch(notify)
     interval = heartbeat(request.heartbeat_seconds)
+    closed = asyncio.ensure_future(closing.wait())
+    got: asyncio.Future[Entry] = closed.get_loop().create_future()  # replaced per wait
     try:
         for message in snapshot(held):
             yield message
         while not lagging.is_set():
-            try:
-                first = await asyncio.wait_for(queue.get(), interval)
-            except TimeoutError:
+            got = asyncio.ensure_future(queue.get())
+            done, _ = await asyncio.wait(
+                (got, closed), timeout=interval, return_when=asyncio.FIRST_COMPLETED
+            )
+            if got not in done:
+                got.cancel()  # asyncio.Queue keeps the item of a cancelled get
+                if closed in done:
+                    return
                 yield pb.RevocationUpdate(synced=True)
                 continue
-            batch = [first]
+            batch = [got.result()]
             while not queue.empty() and len(batch) < CHUNK:
                 batch.append(queue.get_nowait())
             yield pb.RevocationUpdate(entries=_entries(batch), synced=True)
         await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "watcher fell behind; resync")
     finally:
+        got.cancel()
+        closed.cancel()
         stop()

@@ -60,6 +60,7 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
     ) -> None:
         self._exchange = exchange
         self._revocations = revocations
+        self._closing = asyncio.Event()
         self._info = info
         self._issuance = issuance
         self._revocation = revocation
@@ -187,8 +188,14 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
     async def WatchRevocations(
         self, request: pb.WatchRevocationsRequest, context: Context
     ) -> AsyncIterator[pb.RevocationUpdate]:
-        async for update in updates(self._revocations, request, context):
+        async for update in updates(self._revocations, request, context, self._closing):
             yield update
+
+    def end_watches(self) -> None:
+        """End every WatchRevocations stream now (the daemon is stopping); new ones are
+        still served, so a server started again on the socket needs no reset."""
+        self._closing.set()
+        self._closing = asyncio.Event()
 
 
 def _granted(grant: Issued | Exchanged) -> dict[str, Any]:

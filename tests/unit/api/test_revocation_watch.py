@@ -89,7 +89,8 @@ def test_a_watcher_that_falls_behind_is_ended_to_resync() -> None:
     seen: list[Any] = []
 
     async def drain() -> None:
-        async for update in updates(store, pb.WatchRevocationsRequest(), context):  # type: ignore[arg-type]
+        request = pb.WatchRevocationsRequest()
+        async for update in updates(store, request, context, asyncio.Event()):  # type: ignore[arg-type]
             seen.append(update)
 
     with pytest.raises(Aborted, match="resync"):
@@ -97,3 +98,37 @@ def test_a_watcher_that_falls_behind_is_ended_to_resync() -> None:
     assert context.code == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert store.stopped
     assert seen[0].reset
+
+
+class Quiet:
+    """A store with nothing held and nothing happening."""
+
+    def watch(self, listener: Listener) -> tuple[list[Entry], Callable[[], None]]:
+        return [], lambda: None
+
+
+def test_closing_ends_the_stream_at_once_instead_of_heartbeating_on() -> None:
+    async def watch_until_closed() -> list[Any]:
+        closing = asyncio.Event()
+        seen = []
+        request = pb.WatchRevocationsRequest(heartbeat_seconds=60)
+        async for update in updates(Quiet(), request, Context(), closing):  # type: ignore[arg-type]
+            seen.append(update)
+            closing.set()
+        return seen
+
+    assert asyncio.run(asyncio.wait_for(watch_until_closed(), 30)) == snapshot([])
+
+
+def test_heartbeats_keep_coming_while_nothing_changes() -> None:
+    async def three() -> list[Any]:
+        stream = updates(
+            Quiet(), pb.WatchRevocationsRequest(heartbeat_seconds=0.25), Context(), asyncio.Event()
+        )  # type: ignore[arg-type]
+        seen = [await anext(stream) for _ in range(3)]
+        await stream.aclose()
+        return seen
+
+    first, *beats = asyncio.run(three())
+    assert first.reset
+    assert beats == [pb.RevocationUpdate(synced=True)] * 2

@@ -23,7 +23,7 @@ class _Watch(spiffebind_pb2_grpc.TokenServiceServicer):
     async def WatchRevocations(
         self, request: pb.WatchRevocationsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.RevocationUpdate]:
-        async for update in updates(self._store, request, context):
+        async for update in updates(self._store, request, context, asyncio.Event()):
             yield update
 
 

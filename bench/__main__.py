@@ -1,8 +1,9 @@
 """``python -m bench [SECTION...]``: run the benchmarks once, print tables, write results.json.
 
 Sections: ``inprocess`` (token core and servicer, no RPC), ``rpc`` (spiffebind against the
-SPIRE agent over Unix sockets with ghz), ``state`` (start-up, memory, revocations) and
-``scale`` (distinct tokens). All by default; ``rpc``, ``state`` and ``scale`` share one
+SPIRE agent over Unix sockets with ghz), ``tools`` (a tool's in-process verifier against
+VerifyToken and ValidateJWTSVID), ``state`` (start-up, memory, revocations) and ``scale``
+(distinct tokens). All by default; ``rpc``, ``state`` and ``scale`` share one
 SPIRE test bed and one daemon, in that order, so later sections see the state earlier ones
 left (100k revocations and 10k live tokens from ``state``; the tokens ``rpc`` issued).
 """
@@ -16,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from bench import ghz as g
-from bench import inprocess, report, servicer, state
+from bench import inprocess, report, servicer, state, tools
 from bench.rig import Rig
 from bench.rpc import Comparison
 
 RESULTS = Path(__file__).with_name("results.json")
-SECTIONS = ("inprocess", "state", "rpc", "scale")
+SECTIONS = ("inprocess", "state", "rpc", "tools", "scale")
 
 
 def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -41,6 +42,8 @@ def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> No
                 "issue": comparison.issue(),
             }
             meta["load_avg_1m"].append(os.getloadavg()[0])
+        if "tools" in wanted:
+            results["tools"] = tools.run(rig, Comparison(rig, ghz))
         if "scale" in wanted:
             results["scale"] = state.scale(rig, ghz)
 
@@ -56,7 +59,7 @@ def main(argv: list[str]) -> None:
         results["inprocess_verify"] = inprocess.run()
         with servicer.verify_call() as call:
             results["servicer_verify_cpu_us"] = round(servicer.per_call_us(call), 1)
-    if wanted & {"rpc", "state", "scale"}:
+    if wanted & {"rpc", "state", "tools", "scale"}:
         _live(wanted, results, meta)
     meta["load_avg_1m"] = [round(x, 2) for x in [*meta["load_avg_1m"], os.getloadavg()[0]]]
     results["machine"] = meta

@@ -79,6 +79,26 @@ def tables(results: Mapping[str, Any]) -> str:
         for kind, rows in rpc.items():
             out += [_pair(row, names[kind], c) for c, row in rows.items()]
         out.append("")
+    tools = results.get("tools")
+    if tools:
+        out += [
+            "| a tool verifies one call (one core, one at a time) | ops/s | p50 ms | p99 ms "
+            "| vs ValidateJWTSVID |",
+            "|---|--:|--:|--:|--:|",
+        ]
+        names = {
+            "in_process_warm": "in-process `ToolVerifier`, warm (same task's token)",
+            "in_process_cold": "in-process `ToolVerifier`, cold (fresh caches)",
+            "verify_token_c1": "`VerifyToken` over the daemon's socket",
+            "validate_jwt_svid_c1": "SPIRE `ValidateJWTSVID` over the agent's socket",
+        }
+        for key, name in names.items():
+            row = tools[key]
+            ratio = row.get("over_validate_jwt_svid", 1.0)
+            out.append(
+                f"| {name} | {row['ops_per_s']} | {row['p50_ms']} | {row['p99_ms']} | {ratio}x |"
+            )
+        out.append("")
     inproc = results.get("inprocess_verify")
     if inproc:
         out += [

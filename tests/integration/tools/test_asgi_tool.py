@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from toolkit import Stub, Trust, eventually, revoke_task, token_for, uvicorn_server
+from toolkit import Stub, Trust, eventually, revoke_task, token_for
 
 from spiffebind.asgi import SpiffebindMiddleware, verified_token
 from spiffebind.asgi.uvicorn import TlsH11Protocol
@@ -25,6 +25,7 @@ from spiffebind.identity import read_private_key
 from spiffebind.identity.pem import read_certificates
 from spiffebind.testing.agents import Agent
 from spiffebind.testing.daemon import DaemonProcess
+from spiffebind.testing.servers import uvicorn_server
 from spiffebind.token import SigningIdentity
 from spiffebind.verifier import ToolVerifier
 

@@ -8,15 +8,9 @@ a daemon of the suite's own (gid 1904) for stopping. SVIDs come from the session
 from __future__ import annotations
 
 import datetime as dt
-import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import uvicorn
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -97,30 +91,6 @@ def eventually(verifier: ToolVerifier, token: str, presenter: Agent, expected: s
         timeout=15,
         what=f"the tool verifier to answer {expected}",
     )
-
-
-def bound_socket() -> socket.socket:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-@contextmanager
-def uvicorn_server(app: Any, sock: socket.socket | None = None, **config: Any) -> Iterator[int]:
-    """``app`` served by uvicorn in a thread of this process (on ``sock`` if given); yields
-    its port."""
-    sock = sock or bound_socket()
-    config.setdefault("lifespan", "off")
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", **config))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        wait_for(lambda: server.started, timeout=15, what="uvicorn to start")
-        yield int(sock.getsockname()[1])
-    finally:
-        server.should_exit = True
-        thread.join(15)
-        sock.close()
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,28 @@ def status_of(exc: RejectedError) -> grpc.StatusCode:
     return _STATUS.get(exc.reason, grpc.StatusCode.UNAUTHENTICATED)
 
 
+def _refusal(context: Any, exc: RejectedError) -> tuple[grpc.StatusCode, str]:
+    """Set the reason as trailing metadata; the status and message to abort with."""
+    context.set_trailing_metadata(((REASON_KEY, exc.reason.value),))
+    return status_of(exc), exc.reason.value
+
+
+def _kind(handler: _Handler) -> tuple[str, Any]:
+    """Which of grpc's four shapes the handler has, and its behaviour."""
+    kind = next(k for k in _KINDS if getattr(handler, k) is not None)
+    return kind, getattr(handler, kind)
+
+
+def _rewrapped(handler: _Handler, kind: str, behaviour: Any) -> _Handler:
+    wrap: Any = _WRAP[kind]
+    rewrapped = wrap(
+        behaviour,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+    return cast(_Handler, rewrapped)
+
+
 def _metadata(context: Any) -> Sequence[tuple[str, str | bytes]]:
     return tuple(
         (m.key, m.value) if hasattr(m, "key") else m for m in context.invocation_metadata() or ()
@@ -124,8 +146,7 @@ class ServerInterceptor(_Sync):
         handler = continuation(details)
         if handler is None:
             return None
-        kind = next(k for k in _KINDS if getattr(handler, k) is not None)
-        inner = getattr(handler, kind)
+        kind, inner = _kind(handler)
         scopes = self._guard.scopes_for(details.method)
         guard = self._guard
 
@@ -135,8 +156,7 @@ class ServerInterceptor(_Sync):
             try:
                 return guard.judge(_metadata(context), auth, scopes)
             except RejectedError as exc:
-                context.set_trailing_metadata(((REASON_KEY, exc.reason.value),))
-                context.abort(status_of(exc), exc.reason.value)
+                context.abort(*_refusal(context, exc))
                 raise AssertionError("abort returned") from None  # pragma: no cover
 
         def unary(request: Any, context: grpc.ServicerContext) -> Any:
@@ -150,12 +170,7 @@ class ServerInterceptor(_Sync):
             _current.set(check(context))  # the worker thread runs the whole stream
             yield from inner(request, context)
 
-        wrapped = streamed if kind.endswith("stream") else unary
-        return _WRAP[kind](
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return _rewrapped(handler, kind, streamed if kind.endswith("stream") else unary)
 
 
 class AsyncServerInterceptor(_Aio):
@@ -173,8 +188,7 @@ class AsyncServerInterceptor(_Aio):
         handler = await continuation(details)
         if handler is None:
             return handler
-        kind = next(k for k in _KINDS if getattr(handler, k) is not None)
-        inner = getattr(handler, kind)
+        kind, inner = _kind(handler)
         scopes = self._guard.scopes_for(details.method)
         guard = self._guard
 
@@ -182,8 +196,7 @@ class AsyncServerInterceptor(_Aio):
             try:
                 return guard.judge(_metadata(context), context.auth_context(), scopes)
             except RejectedError as exc:
-                context.set_trailing_metadata(((REASON_KEY, exc.reason.value),))
-                await context.abort(status_of(exc), exc.reason.value)
+                await context.abort(*_refusal(context, exc))
                 raise AssertionError("abort returned") from None  # pragma: no cover
 
         if kind.endswith("stream"):
@@ -201,8 +214,4 @@ class AsyncServerInterceptor(_Aio):
                 return await inner(request, context)
 
             wrapped = unary
-        return _WRAP[kind](
-            wrapped,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        return _rewrapped(handler, kind, wrapped)

@@ -41,6 +41,13 @@ REVOCATION_KINDS = ("jti", "txn")
 INVALIDATION_CAUSES = ("rotation", "revocation", "task_end")
 
 
+def zero_decisions(counter: Counter) -> None:
+    """The allow series and one deny series per reason code, at 0 from the start."""
+    counter.labels(result="allow", reason="")
+    for reason in Reason:
+        counter.labels(result="deny", reason=reason.value)
+
+
 def new_registry() -> CollectorRegistry:
     """A registry of our own with the standard process, platform and GC collectors, so the
     daemon exports ``process_*`` and ``python_*`` without touching the global REGISTRY."""
@@ -156,9 +163,7 @@ class Metrics:
         for method in METHODS:
             self.handling_seconds.labels(method=method, code="OK")
         for counter in (self.issued, self.verifications):
-            counter.labels(result="allow", reason="")
-            for reason in Reason:
-                counter.labels(result="deny", reason=reason.value)
+            zero_decisions(counter)
         for subject in EXCHANGE_SUBJECTS:
             self.exchanges.labels(result="allow", reason="", subject=subject)
         for kind in REVOCATION_KINDS:
@@ -182,6 +187,4 @@ class ToolMetrics:
             ["result", "reason"],
             registry=registry,
         )
-        self.tool_calls.labels(result="allow", reason="")
-        for reason in Reason:
-            self.tool_calls.labels(result="deny", reason=reason.value)
+        zero_decisions(self.tool_calls)

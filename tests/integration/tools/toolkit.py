@@ -7,14 +7,10 @@ a daemon of the suite's own (gid 1904) for stopping. SVIDs come from the session
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives import serialization
 
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.errors import RejectedError
@@ -91,36 +87,3 @@ def eventually(verifier: ToolVerifier, token: str, presenter: Agent, expected: s
         timeout=15,
         what=f"the tool verifier to answer {expected}",
     )
-
-
-@dataclass(frozen=True)
-class ServerCert:
-    """A localhost certificate for a gRPC server: grpc checks the target's host name, which an
-    X.509-SVID (a URI SAN only) cannot match; the client side is what these tests verify."""
-
-    cert_pem: bytes
-    key_pem: bytes
-
-    @classmethod
-    def make(cls) -> ServerCert:
-        key = ec.generate_private_key(ec.SECP256R1())
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-        now = dt.datetime.now(dt.UTC)
-        cert = (
-            x509.CertificateBuilder()
-            .subject_name(name)
-            .issuer_name(name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(hours=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
-            .sign(key, hashes.SHA256())
-        )
-        key_pem = key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        return cls(cert.public_bytes(serialization.Encoding.PEM), key_pem)

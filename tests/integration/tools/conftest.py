@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from toolkit import AGENT_A, AGENT_B, GID_A, GID_B, TOOL_GID, Trust, tool_verifier
+from toolkit import AGENT_A, AGENT_B, GID_A, GID_B, TOOL_GID, Node, Trust, tool_verifier
 
-from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.testing.agents import SEARCH, Agent, agent, connect, register_agents
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.spire import SpireTestBed
@@ -43,9 +42,9 @@ def verifier(trust: Trust, daemon: DaemonProcess) -> Iterator[ToolVerifier]:
 
 
 @pytest.fixture
-def stub(daemon: DaemonProcess) -> Iterator[spiffebind_pb2_grpc.TokenServiceStub]:
-    with connect(daemon.socket) as s:
-        yield s
+def node(daemon: DaemonProcess) -> Iterator[Node]:
+    with connect(daemon.socket) as stub:
+        yield Node(stub, daemon.spiffe_id)
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from toolkit import Stub, Trust, eventually, revoke_task, token_for
+from toolkit import Node, Trust, eventually
 
 from spiffebind.asgi import SpiffebindMiddleware, verified_token
 from spiffebind.asgi.uvicorn import TlsH11Protocol
@@ -24,7 +24,6 @@ from spiffebind.client.mtls import client_context, server_context
 from spiffebind.identity import read_private_key
 from spiffebind.identity.pem import read_certificates
 from spiffebind.testing.agents import Agent
-from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.servers import uvicorn_server
 from spiffebind.token import SigningIdentity
 from spiffebind.verifier import ToolVerifier
@@ -63,19 +62,19 @@ def call(url: str, agent: Agent, trust: Trust, token: str | None) -> httpx.Respo
 
 
 def test_the_holder_passes_and_the_app_sees_who_called(
-    tls_url: str, trust: Trust, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+    tls_url: str, trust: Trust, node: Node, tool_agents: tuple[Agent, Agent]
 ) -> None:
     a, _ = tool_agents
-    response = call(tls_url, a, trust, token_for(stub, a, daemon.spiffe_id, "asgi-ok"))
+    response = call(tls_url, a, trust, node.token(a, "asgi-ok"))
     assert response.status_code == 200, response.text
     assert response.json() == {"sub": a.spiffe_id, "chain": [a.spiffe_id]}
 
 
 def test_a_stolen_token_is_refused_with_a_bearer_challenge(
-    tls_url: str, trust: Trust, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+    tls_url: str, trust: Trust, node: Node, tool_agents: tuple[Agent, Agent]
 ) -> None:
     a, b = tool_agents
-    response = call(tls_url, b, trust, token_for(stub, a, daemon.spiffe_id, "asgi-stolen"))
+    response = call(tls_url, b, trust, node.token(a, "asgi-stolen"))
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == (
         'Bearer error="invalid_token", error_description="binding_mismatch"'
@@ -84,12 +83,12 @@ def test_a_stolen_token_is_refused_with_a_bearer_challenge(
 
 
 def test_no_token_asks_for_one_and_too_little_scope_is_forbidden(
-    tls_url: str, trust: Trust, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+    tls_url: str, trust: Trust, node: Node, tool_agents: tuple[Agent, Agent]
 ) -> None:
     a, _ = tool_agents
     missing = call(tls_url, a, trust, None)
     assert (missing.status_code, missing.headers["www-authenticate"]) == (401, "Bearer")
-    write_only = token_for(stub, a, daemon.spiffe_id, "asgi-scope", scope="search:write")
+    write_only = node.token(a, "asgi-scope", scope="search:write")
     short = call(tls_url, a, trust, write_only)
     assert short.status_code == 403
     assert short.headers["www-authenticate"] == (
@@ -102,14 +101,13 @@ def test_a_revoked_task_is_refused(
     tls_url: str,
     trust: Trust,
     verifier: ToolVerifier,
-    stub: Stub,
-    daemon: DaemonProcess,
+    node: Node,
     tool_agents: tuple[Agent, Agent],
 ) -> None:
     a, _ = tool_agents
-    token = token_for(stub, a, daemon.spiffe_id, "asgi-revoked")
+    token = node.token(a, "asgi-revoked")
     assert call(tls_url, a, trust, token).status_code == 200
-    revoke_task(stub, a, daemon.spiffe_id, "asgi-revoked")
+    node.revoke(a, "asgi-revoked")
     eventually(verifier, token, a, "revoked")
     response = call(tls_url, a, trust, token)
     assert (response.status_code, response.json()["error_description"]) == (401, "revoked")
@@ -121,10 +119,10 @@ def xfcc(cert: x509.Certificate, spiffe_id: str) -> str:
 
 
 def test_behind_a_trusted_proxy_the_client_comes_from_xfcc(
-    verifier: ToolVerifier, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+    verifier: ToolVerifier, node: Node, tool_agents: tuple[Agent, Agent]
 ) -> None:
     a, b = tool_agents
-    token = token_for(stub, a, daemon.spiffe_id, "asgi-xfcc")
+    token = node.token(a, "asgi-xfcc")
     with uvicorn_server(app(verifier, trust_xfcc=True)) as port, httpx.Client() as client:
         get = partial(client.get, f"http://127.0.0.1:{port}/search")
         auth = {"Authorization": f"Bearer {token}"}

@@ -14,12 +14,11 @@ from typing import Any
 import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
-from toolkit import Stub, token_for
+from toolkit import Node
 
 from spiffebind.api.errors import REASON_KEY
 from spiffebind.grpc_server import AsyncServerInterceptor, Guard, ServerInterceptor, verified_token
 from spiffebind.testing.agents import Agent
-from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.pki import Authority, Issued
 from spiffebind.verifier import ToolVerifier
 
@@ -152,12 +151,11 @@ def outcome(call: Callable[[], Any]) -> tuple[grpc.StatusCode, str]:
 def test_unary_and_streaming_calls_see_the_verified_caller(
     port: int,
     server_ca: Authority,
-    stub: Stub,
-    daemon: DaemonProcess,
+    node: Node,
     tool_agents: tuple[Agent, Agent],
 ) -> None:
     a, _ = tool_agents
-    metadata = (("authorization", f"Bearer {token_for(stub, a, daemon.spiffe_id, 'grpc-ok')}"),)
+    metadata = (("authorization", f"Bearer {node.token(a, 'grpc-ok')}"),)
     with channel(port, a, server_ca) as ch:
         assert (
             ch.unary_unary(f"/{SERVICE}/Who")(b"", metadata=metadata, timeout=10)
@@ -170,12 +168,11 @@ def test_unary_and_streaming_calls_see_the_verified_caller(
 def test_refusals_carry_the_status_and_the_reason(
     port: int,
     server_ca: Authority,
-    stub: Stub,
-    daemon: DaemonProcess,
+    node: Node,
     tool_agents: tuple[Agent, Agent],
 ) -> None:
     a, b = tool_agents
-    token = token_for(stub, a, daemon.spiffe_id, "grpc-refused")
+    token = node.token(a, "grpc-refused")
     bearer = (("authorization", f"Bearer {token}"),)
     with channel(port, b, server_ca) as stolen:
         who_call = stolen.unary_unary(f"/{SERVICE}/Who")

@@ -8,11 +8,10 @@ import pytest
 from toolkit import (
     OWN_DAEMON_GID,
     VALID,
+    Node,
     Stub,
     Trust,
     eventually,
-    revoke_task,
-    token_for,
     tool_verifier,
     verdict,
 )
@@ -33,22 +32,22 @@ def daemon_verdict(stub: Stub, token: str, presenter: Agent) -> str:
 
 
 def test_answers_as_verify_token_does(
-    verifier: ToolVerifier, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+    verifier: ToolVerifier, node: Node, tool_agents: tuple[Agent, Agent]
 ) -> None:
     a, b = tool_agents
-    token = token_for(stub, a, daemon.spiffe_id, "tv-agree")
+    token = node.token(a, "tv-agree")
     for presenter, expected in ((a, VALID), (b, "binding_mismatch")):
-        assert daemon_verdict(stub, token, presenter) == expected
+        assert daemon_verdict(node.stub, token, presenter) == expected
         assert verdict(verifier, token, presenter) == expected
     claims = verifier.verify(token, a.identity.chain).claims
     assert (claims["client_id"], claims["txn"]) == (a.spiffe_id, "tv-agree")
 
 
 def test_a_trusted_proxys_description_of_the_client_binds_too(
-    verifier: ToolVerifier, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+    verifier: ToolVerifier, node: Node, tool_agents: tuple[Agent, Agent]
 ) -> None:
     a, b = tool_agents
-    token = token_for(stub, a, daemon.spiffe_id, "tv-xfcc")
+    token = node.token(a, "tv-xfcc")
     leaf_a, leaf_b = a.identity.chain[0], b.identity.chain[0]
     assert (
         verdict(verifier, token, Presented(x5t=thumbprint(leaf_a), spiffe_id=a.spiffe_id)) == VALID
@@ -58,14 +57,14 @@ def test_a_trusted_proxys_description_of_the_client_binds_too(
 
 
 def test_a_task_revoked_at_the_daemon_is_refused_in_process(
-    verifier: ToolVerifier, stub: Stub, daemon: DaemonProcess, tool_agents: tuple[Agent, Agent]
+    verifier: ToolVerifier, node: Node, tool_agents: tuple[Agent, Agent]
 ) -> None:
     a, _ = tool_agents
-    token = token_for(stub, a, daemon.spiffe_id, "tv-revoked")
+    token = node.token(a, "tv-revoked")
     assert verdict(verifier, token, a) == VALID
-    revoke_task(stub, a, daemon.spiffe_id, "tv-revoked")
+    node.revoke(a, "tv-revoked")
     eventually(verifier, token, a, "revoked")
-    assert daemon_verdict(stub, token, a) == "revoked"
+    assert daemon_verdict(node.stub, token, a) == "revoked"
 
 
 def test_a_stopped_daemon_fails_closed_after_the_bound_then_recovers(
@@ -82,7 +81,7 @@ def test_a_stopped_daemon_fails_closed_after_the_bound_then_recovers(
         connect(own.socket) as own_stub,
         tool_verifier(trust, own, stale_after=1.0) as v,
     ):
-        token = token_for(own_stub, a, own.spiffe_id, "tv-stopped")
+        token = Node(own_stub, own.spiffe_id).token(a, "tv-stopped")
         eventually(v, token, a, VALID)
         own.stop()
         eventually(v, token, a, "revocation_unavailable")

@@ -61,14 +61,18 @@ def tool_verifier(trust: Trust, daemon: DaemonProcess, stale_after: float = 30.0
     )
 
 
-def token_for(
-    stub: Stub, agent: Agent, daemon_id: str, txn: str, scope: str = "search:read"
-) -> str:
-    return issue(stub, agent.issue_proof(daemon_id, txn, scope=scope)).access_token
+@dataclass(frozen=True)
+class Node:
+    """The daemon the tools' tokens come from, as the agents reach it."""
 
+    stub: Stub
+    daemon_id: str
 
-def revoke_task(stub: Stub, agent: Agent, daemon_id: str, txn: str) -> None:
-    revoke(stub, agent.proof(daemon_id, {"op": "revoke", "txn": txn}))
+    def token(self, agent: Agent, txn: str, scope: str = "search:read") -> str:
+        return issue(self.stub, agent.issue_proof(self.daemon_id, txn, scope=scope)).access_token
+
+    def revoke(self, agent: Agent, txn: str) -> None:
+        revoke(self.stub, agent.proof(self.daemon_id, {"op": "revoke", "txn": txn}))
 
 
 def verdict(verifier: ToolVerifier, token: str, presented: Agent | Presented) -> str:

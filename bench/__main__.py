@@ -2,10 +2,12 @@
 
 Sections: ``inprocess`` (token core and servicer, no RPC), ``rpc`` (spiffebind against the
 SPIRE agent over Unix sockets with ghz), ``tools`` (a tool's in-process verifier against
-VerifyToken and ValidateJWTSVID), ``state`` (start-up, memory, revocations) and ``scale``
-(distinct tokens). All by default; ``rpc``, ``state`` and ``scale`` share one
-SPIRE test bed and one daemon, in that order, so later sections see the state earlier ones
-left (100k revocations and 10k live tokens from ``state``; the tokens ``rpc`` issued).
+VerifyToken and ValidateJWTSVID), ``state`` (start-up, memory, revocations), ``scale``
+(distinct tokens) and ``dpop`` (verification with a DPoP proof against with the
+certificate, in-process and over the socket). All by default; ``rpc``, ``state``, ``tools``,
+``scale`` and ``dpop`` share one SPIRE test bed and one daemon, in that order, so later
+sections see the state earlier ones left (100k revocations and 10k live tokens from
+``state``; the tokens ``rpc`` issued).
 """
 
 from __future__ import annotations
@@ -16,17 +18,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import dpop, inprocess, report, servicer, state, tools
 from bench import ghz as g
-from bench import inprocess, report, servicer, state, tools
 from bench.rig import Rig
 from bench.rpc import Comparison
 
 RESULTS = Path(__file__).with_name("results.json")
-SECTIONS = ("inprocess", "state", "rpc", "tools", "scale")
+SECTIONS = ("inprocess", "state", "rpc", "tools", "scale", "dpop")
+NEEDS_GHZ = {"state", "rpc", "tools", "scale"}
 
 
 def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> None:
-    ghz = g.ghz_binary()
+    ghz = g.ghz_binary() if wanted & NEEDS_GHZ else None
     with Rig.start() as rig:
         if "state" in wanted:
             results["state"] = state.startup_and_memory(rig, ghz)
@@ -46,6 +49,11 @@ def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> No
             results["tools"] = tools.run(rig, Comparison(rig, ghz))
         if "scale" in wanted:
             results["scale"] = state.scale(rig, ghz)
+        if "dpop" in wanted:
+            results["dpop"] = {
+                "in_process": dpop.in_process(),
+                "over_socket": dpop.over_socket(rig.daemon.socket, rig.agent),
+            }
 
 
 def main(argv: list[str]) -> None:
@@ -59,7 +67,7 @@ def main(argv: list[str]) -> None:
         results["inprocess_verify"] = inprocess.run()
         with servicer.verify_call() as call:
             results["servicer_verify_cpu_us"] = round(servicer.per_call_us(call), 1)
-    if wanted & {"rpc", "state", "tools", "scale"}:
+    if wanted & {"rpc", "state", "tools", "scale", "dpop"}:
         _live(wanted, results, meta)
     meta["load_avg_1m"] = [round(x, 2) for x in [*meta["load_avg_1m"], os.getloadavg()[0]]]
     results["machine"] = meta

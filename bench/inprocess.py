@@ -14,21 +14,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from spiffebind.clock import SystemClock
 from spiffebind.spiffeid import IdPattern
-from spiffebind.testing.pki import Authority
+from spiffebind.testing.pki import Authority, Issued
 from spiffebind.token import SigningIdentity, StaticBundles, Verifier, VerifierSettings, mint
 
 AUDIENCE = "spiffe://example.org/tools/search"
-
-
-class _WallClock:
-    def now(self) -> float:
-        return time.time()
 
 
 def _timed(call: Callable[[], object], seconds: float) -> tuple[int, float]:
@@ -56,36 +53,50 @@ def _interleaved(calls: dict[str, Callable[[], object]], seconds_each: float) ->
     return {name: count / elapsed for name, (count, elapsed) in totals.items()}
 
 
-def run(seconds_each: float = 3.5) -> dict[str, Any]:
-    """Measure the three variants; returns ops/s and the ratios to the floor."""
-    root = Authority.root("example.org")
-    intermediate = root.intermediate()
-    signer = intermediate.issue("spiffe://example.org/spiffebind/node-1")
-    agent = intermediate.issue("spiffe://example.org/agents/planner")
-    identity = SigningIdentity(tuple(signer.chain), signer.key)
-    token = mint(
-        identity,
-        agent_cert=agent.cert,
-        audiences=[AUDIENCE],
-        scopes=["search:read"],
-        ttl=3600,
-        max_ttl=3600,
-        now=time.time(),
-        txn="task-1",
-    ).token
-    public_key = signer.cert.public_key()
-    assert isinstance(public_key, ec.EllipticCurvePublicKey)
-    settings = VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),))
-    bundles = StaticBundles({"example.org": [root.cert]})
-    presented = [agent.cert]
+@dataclass(frozen=True)
+class World:
+    """A trust domain with an intermediate, a signer, an agent, and a token bound to it."""
 
-    def verifier(signature_cache_size: int = 4096) -> Verifier:
+    root: Authority
+    signer: Issued
+    agent: Issued
+    token: str
+
+    @classmethod
+    def build(cls) -> World:
+        root = Authority.root("example.org")
+        intermediate = root.intermediate()
+        signer = intermediate.issue("spiffe://example.org/spiffebind/node-1")
+        agent = intermediate.issue("spiffe://example.org/agents/planner")
+        token = mint(
+            SigningIdentity(tuple(signer.chain), signer.key),
+            agent_cert=agent.cert,
+            audiences=[AUDIENCE],
+            scopes=["search:read"],
+            ttl=3600,
+            max_ttl=3600,
+            now=time.time(),
+            txn="task-1",
+        ).token
+        return cls(root, signer, agent, token)
+
+    def verifier(self, signature_cache_size: int = 4096) -> Verifier:
+        """A fresh verifier (cold caches) over this world's bundle, on the wall clock."""
         return Verifier(
-            settings,
-            bundles=bundles,
-            clock=_WallClock(),
+            VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
+            bundles=StaticBundles({"example.org": [self.root.cert]}),
+            clock=SystemClock(),
             signature_cache_size=signature_cache_size,
         )
+
+
+def run(seconds_each: float = 3.5) -> dict[str, Any]:
+    """Measure the three variants; returns ops/s and the ratios to the floor."""
+    world = World.build()
+    token, verifier = world.token, world.verifier
+    public_key = world.signer.cert.public_key()
+    assert isinstance(public_key, ec.EllipticCurvePublicKey)
+    presented = [world.agent.cert]
 
     def floor() -> object:
         return jwt.decode(token, public_key, algorithms=["ES256"], audience=AUDIENCE)

@@ -138,6 +138,21 @@ def tables(results: Mapping[str, Any]) -> str:
             held = key.removeprefix("ns_per_lookup_").removesuffix("_held")
             out.append(f"| revocation lookup, {held} held (in-process) | {value} ns |")
         out.append("")
+    pop = results.get("dpop")
+    if pop:
+        out += [
+            "| VerifyToken: proof of possession | ops/s | p50 µs | p99 µs | mean vs certificate |",
+            "|---|--:|--:|--:|--:|",
+        ]
+        for where, row in pop.items():
+            for side in ("certificate", "dpop"):
+                ratio = f"{row['dpop_over_certificate_mean']}x" if side == "dpop" else "1.0x"
+                cell = row[side]
+                out.append(
+                    f"| {where.replace('_', ' ')}, {side} | {cell['ops_per_s']} "
+                    f"| {cell['p50_us']} | {cell['p99_us']} | {ratio} |"
+                )
+        out.append("")
     scale = results.get("scale")
     if scale:
         out += [

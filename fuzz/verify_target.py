@@ -2,9 +2,9 @@
 
 The property (as in OSS-Fuzz's pyjwt harness): for every input, the only exceptions are our
 own refusals, TokenRejected and RequestRejected; anything else is a finding. The first byte
-picks what the rest is: a token, a request proof, or ``header\\npayload`` JSON that is signed
+picks what the rest is: a token, a request proof, ``header\\npayload`` JSON that is signed
 with the in-process issuer's real key, so mutations reach the claim checks behind the
-signature. See fuzz/README.md.
+signature, or a DPoP proof sent with a valid token. See fuzz/README.md.
 """
 
 from __future__ import annotations
@@ -16,10 +16,12 @@ from pathlib import Path
 
 from spiffebind.errors import RejectedError
 from spiffebind.testing.attacks import CASES, REQUEST_CASES, InProcess, in_process
+from spiffebind.testing.attacks.dpop import DPOP_URI
 from spiffebind.testing.forge import compact
 from spiffebind.token import ReplayCache, check_request
+from spiffebind.token.dpop import DpopRequest
 
-TOKEN, PROOF, SIGNED = 0, 1, 2
+TOKEN, PROOF, SIGNED, DPOP = 0, 1, 2, 3
 
 
 @cache
@@ -31,8 +33,12 @@ def run_one(data: bytes) -> None:
     """Feed one input; raises only for a finding (anything but a RejectedError)."""
     world = _world()
     m = world.materials
-    mode, body = (data[0] % 3, data[1:]) if data else (TOKEN, b"")
+    mode, body = (data[0] % 4, data[1:]) if data else (TOKEN, b"")
     try:
+        if mode == DPOP:
+            dpop = DpopRequest(body, "POST", DPOP_URI)
+            world.verifier().verify(m.token(), audience=m.audience, presented_chain=(), dpop=dpop)
+            return
         if mode == PROOF:
             check_request(
                 body, daemon_id=m.signer_id, bundles=world.bundles, now=m.now, replay=ReplayCache()
@@ -52,6 +58,10 @@ def seeds() -> dict[str, bytes]:
     out = {f"token-{c.id}": bytes([TOKEN]) + c.attempt(m).token.encode() for c in CASES}
     for c in REQUEST_CASES:
         out[f"proof-{c.id}"] = bytes([PROOF]) + c.build(m)[-1].encode()
+    for c in CASES:
+        dpop = c.attempt(m).dpop
+        if dpop is not None and dpop.proof:
+            out[f"dpop-{c.id}"] = bytes([DPOP]) + dpop.proof.encode()
     return out
 
 

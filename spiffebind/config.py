@@ -55,6 +55,9 @@ class DaemonConfig:
     max_ttl: int = 3600
     clock_skew: int = 30
     request_window: int = 60
+    # DPoP (RFC 9449, pop.md): how old a proof's iat may be, and whether proofs need nonces
+    dpop_window: int = 60
+    dpop_require_nonce: bool = False
     grace_seconds: float = 5.0
     ext_authz_socket: Path | None = None
     ext_authz: ExtAuthzSettings = field(default_factory=ExtAuthzSettings)
@@ -141,6 +144,12 @@ def workload_api_endpoint(value: str | None) -> str:
             "no identity source: give --workload-api (or SPIFFE_ENDPOINT_SOCKET) or --svid files"
         )
     return endpoint
+
+
+def check_dpop_window(seconds: int) -> None:
+    """From 1 s up to the MCP profile's 5 minutes."""
+    if not 1 <= seconds <= 300:
+        raise ConfigError("--dpop-window must be between 1 and 300 seconds")
 
 
 def check_ttls(default_ttl: int, max_ttl: int, clock_skew: int) -> None:

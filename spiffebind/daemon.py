@@ -82,6 +82,7 @@ class Daemon:
         self.decisions = Decisions(self.metrics, self.audit, lambda: self.policy.policy.digest)
         self.revocations, self.ledger = _open_state(config.state_dir)
         self.replay = ReplayCache()
+        self.dpop_replay = ReplayCache()  # DPoP proof jtis, apart from signed requests
         # read at scrape time, so they are exact whoever changed them last
         self.metrics.revocations_held.set_function(lambda: sum(self.revocations.counts()))
         self.metrics.replay_entries.set_function(lambda: len(self.replay))
@@ -105,6 +106,7 @@ class Daemon:
             revocations=self.revocations,
             ledger=self.ledger,
             replay=self.replay,
+            dpop_replay=self.dpop_replay,
             decisions=self.decisions,
             clock=self.clock,
             readiness=self._readiness,

@@ -15,6 +15,7 @@ Every error the package raises on purpose derives from :class:`SpiffebindError`,
     ├── UpstreamUnavailable    an upstream OAuth2 issuer (JWKS, introspection) did not answer
     └── RejectedError          a definite "no", with a :class:`Reason` from the token profile
         ├── TokenRejected      an access token failed verification
+        │   └── DpopNonceRequired  a DPoP proof lacked the server nonce now required (carries it)
         └── RequestRejected    a signed request (issue/exchange/revoke) failed verification
             └── ExchangeRejected   a token exchange refused, with its RFC 8693 error code
 """
@@ -46,6 +47,7 @@ class Reason(StrEnum):
     LIFETIME_TOO_LONG = "lifetime_too_long"
     AUDIENCE_MISMATCH = "audience_mismatch"
     BINDING_MISSING = "binding_missing"
+    PROOF_INVALID = "proof_invalid"
     BINDING_MISMATCH = "binding_mismatch"
     PRESENTER_MISMATCH = "presenter_mismatch"
     REVOKED = "revoked"
@@ -126,6 +128,15 @@ class RejectedError(SpiffebindError):
 
 class TokenRejected(RejectedError):
     """An access token failed one of the ordered checks of token-profile section 3."""
+
+
+class DpopNonceRequired(TokenRejected):
+    """``proof_invalid`` because the proof lacks the server nonce, or carries a stale one;
+    ``nonce`` is the one to use (RFC 9449 section 9: ``use_dpop_nonce`` and ``DPoP-Nonce``)."""
+
+    def __init__(self, nonce: str, detail: str = "") -> None:
+        super().__init__(Reason.PROOF_INVALID, detail)
+        self.nonce = nonce
 
 
 class RequestRejected(RejectedError):

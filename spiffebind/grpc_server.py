@@ -19,7 +19,7 @@ from cryptography import x509
 
 from spiffebind.api.errors import REASON_KEY
 from spiffebind.errors import Reason, RejectedError, TokenRejected
-from spiffebind.service.ext_authz_credentials import Presented, bearer_token
+from spiffebind.service.ext_authz_credentials import BEARER, Presented, access_token
 from spiffebind.token import VerifiedToken
 from spiffebind.verifier.tool import ToolVerifier
 
@@ -90,7 +90,9 @@ class Guard:
         values = [v for k, v in metadata if k == "authorization" and isinstance(v, str)]
         if len(values) != 1:
             raise TokenRejected(Reason.MALFORMED, "expected one authorization metadata value")
-        token = bearer_token(values[0])
+        scheme, token = access_token(values[0])
+        if scheme != BEARER:  # a proof signs an HTTP method and URL; gRPC calls have neither
+            raise TokenRejected(Reason.MALFORMED, "gRPC takes certificate-bound Bearer tokens")
         try:
             chain = peer_chain(auth_context)
         except ValueError:

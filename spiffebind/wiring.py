@@ -6,6 +6,7 @@ pattern); :mod:`spiffebind.daemon` owns the lifecycle, this module only the grap
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from spiffebind.spiffeid import IdPattern
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
 from spiffebind.token.chain import TrustBundles
+from spiffebind.token.nonce import RotatingNonces
 from spiffebind.upstream import UpstreamValidator
 
 
@@ -55,6 +57,7 @@ def build_parts(
     revocations: RevocationStore,
     ledger: IssuedLedger,
     replay: ReplayCache,
+    dpop_replay: ReplayCache,
     decisions: Decisions,
     clock: SystemClock,
     readiness: Callable[[], tuple[bool, str]],
@@ -85,11 +88,14 @@ def build_parts(
             c.issuers or (IdPattern.parse(me.spiffe_id),),
             clock_skew=c.clock_skew,
             max_lifetime=c.max_ttl,
+            dpop_window=c.dpop_window,
         ),
         bundles=HeldBundles(identity),
         clock=clock,
         revocation=revocations,
         policy=policy,
+        dpop_replay=dpop_replay,
+        dpop_nonces=RotatingNonces(secrets.token_bytes(32)) if c.dpop_require_nonce else None,
     )
     info = InfoSource(
         identity=identity,

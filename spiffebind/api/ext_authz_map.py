@@ -43,6 +43,8 @@ def http_check(request: Any) -> HttpCheck:
         headers=_headers(http),
         certificate=attributes.source.certificate,
         context=dict(attributes.context_extensions),
+        scheme=http.scheme or "https",
+        body=http.raw_body or http.body.encode("utf-8"),
     )
 
 
@@ -60,10 +62,14 @@ def check_response(verdict: Verdict) -> Any:
             ok_response=authz.OkHttpResponse(
                 headers=[_option(name, value) for name, value in verdict.set_headers],
                 headers_to_remove=list(verdict.remove_headers),
+                response_headers_to_add=[
+                    _option(name, value) for name, value in verdict.response_headers
+                ],
             ),
         )
     code = code_pb2.UNAUTHENTICATED if verdict.status == 401 else code_pb2.PERMISSION_DENIED
-    headers = [_option("www-authenticate", verdict.challenge)] if verdict.challenge else []
+    challenge = [("www-authenticate", verdict.challenge)] if verdict.challenge else []
+    headers = [_option(name, value) for name, value in (*challenge, *verdict.deny_headers)]
     return authz.CheckResponse(
         status=status_pb2.Status(code=code, message=verdict.reason),
         denied_response=authz.DeniedHttpResponse(

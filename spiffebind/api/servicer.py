@@ -19,7 +19,12 @@ from spiffebind.api.info import InfoSource
 from spiffebind.api.revocation_watch import Watchable, updates
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
-from spiffebind.errors import RejectedError, TokenRejected, UpstreamUnavailable
+from spiffebind.errors import (
+    DpopNonceRequired,
+    RejectedError,
+    TokenRejected,
+    UpstreamUnavailable,
+)
 from spiffebind.observe.decisions import CallContext, Decisions
 from spiffebind.service.exchange import Exchange, Exchanged
 from spiffebind.service.issuance import Issuance, Issued
@@ -27,6 +32,7 @@ from spiffebind.service.params import ACCESS_TOKEN_TYPE
 from spiffebind.service.revocation import Revocation
 from spiffebind.token import Verifier
 from spiffebind.token.cache import Lru
+from spiffebind.token.dpop import DpopRequest
 from spiffebind.token.svid import load_presented
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -34,11 +40,19 @@ TOKEN_TYPE = "Bearer"  # noqa: S105 - the RFC 6750 token type name, not a secret
 PRESENTED_CHAINS = 1024
 
 
-def _bound_x5t(claims: Mapping[str, Any]) -> str:
+def _bound(claims: Mapping[str, Any], member: str) -> str:
     """Introspection skips the binding checks, so ``cnf`` may have any shape here."""
     cnf = claims.get("cnf")
-    bound = cnf.get("x5t#S256") if isinstance(cnf, Mapping) else None
+    bound = cnf.get(member) if isinstance(cnf, Mapping) else None
     return bound if isinstance(bound, str) else ""
+
+
+def _dpop(request: pb.VerifyTokenRequest) -> DpopRequest | None:
+    """The DPoP presentation, when the caller says the token came in the DPoP scheme."""
+    if not request.HasField("dpop"):
+        return None
+    d = request.dpop
+    return DpopRequest(d.proof, d.method, d.uri, d.body_sha256 or None)
 
 
 def _call(request: pb.VerifyTokenRequest) -> CallContext:
@@ -101,6 +115,8 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         self, request: pb.VerifyTokenRequest, context: Context
     ) -> pb.VerifyTokenResponse:
         start = time.perf_counter()
+        dpop = _dpop(request)
+        nonce = (self._verifier.dpop_nonce() or "") if dpop else ""
         try:
             verified = self._verifier.verify(
                 request.token,
@@ -108,17 +124,22 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
                 presented_chain=self._presented_chain(request.peer_certificates),
                 required_scopes=tuple(request.required_scopes),
                 required_detail_types=tuple(request.required_authorization_details),
+                dpop=dpop,
             )
         except TokenRejected as exc:
             self._decisions.verify_refused(
                 exc, _call(request), request.peer_certificates, time.perf_counter() - start
             )
-            return pb.VerifyTokenResponse(valid=False, reason=exc.reason.value)
+            nonce = exc.nonce if isinstance(exc, DpopNonceRequired) else nonce
+            return pb.VerifyTokenResponse(valid=False, reason=exc.reason.value, dpop_nonce=nonce)
         self._decisions.verified(
             verified, _call(request), request.peer_certificates, time.perf_counter() - start
         )
         return pb.VerifyTokenResponse(
-            valid=True, claims_json=verified.claims_json, chain=list(verified.chain)
+            valid=True,
+            claims_json=verified.claims_json,
+            chain=list(verified.chain),
+            dpop_nonce=nonce,
         )
 
     @translated
@@ -163,7 +184,8 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             jti=c["jti"],
             txn=c.get("txn", ""),
             iss=c["iss"],
-            cnf_x5t_s256=_bound_x5t(c),
+            cnf_x5t_s256=_bound(c, "x5t#S256"),
+            cnf_jkt=_bound(c, "jkt"),
             act=list(verified.chain[1:]),
             token_type=TOKEN_TYPE,
         )

@@ -187,6 +187,23 @@ def _env(name: str) -> str:
     show_envvar=True,
     help="Forward the Authorization header upstream (default: removed once checked).",
 )
+# DPoP (RFC 9449): proof of possession where TLS ends before the tool (docs/token-profile.md)
+@click.option(
+    "--dpop-window",
+    type=int,
+    default=60,
+    show_default=True,
+    envvar=_env("DPOP_WINDOW"),
+    show_envvar=True,
+    help="Seconds a DPoP proof's iat may lie in the past (the MCP profile uses 300).",
+)
+@click.option(
+    "--dpop-require-nonce",
+    is_flag=True,
+    envvar=_env("DPOP_REQUIRE_NONCE"),
+    show_envvar=True,
+    help="Make every DPoP proof carry a server nonce (RFC 9449 section 8).",
+)
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -213,6 +230,7 @@ def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
             f"--socket-mode {opts['socket_mode']!r}: expected octal, e.g. 0660"
         ) from None
     cfg.check_ttls(opts["default_ttl"], opts["max_ttl"], opts["clock_skew"])
+    cfg.check_dpop_window(opts["dpop_window"])
     files = cfg.file_identity(opts["svid"], opts["svid_key"], cfg.parse_bundle_args(opts["bundle"]))
     return cfg.DaemonConfig(
         socket=opts["socket"],
@@ -240,4 +258,6 @@ def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
             keep_authorization=opts["ext_authz_keep_authorization"],
         ),
         upstream_issuers=parse_upstream_issuers(opts.get("upstream_issuers")),
+        dpop_window=opts["dpop_window"],
+        dpop_require_nonce=opts["dpop_require_nonce"],
     )

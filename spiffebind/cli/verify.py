@@ -2,12 +2,15 @@
 
 ``--socket`` asks the daemon (revocation and the live policy included); ``--offline`` runs
 the token profile's checks in this process against bundle files, with no daemon (so
-revocation and runtime policy are not consulted). Exit codes: 0 valid, 1 rejected,
-2 usage or configuration error; with ``--json`` stdout carries exactly one JSON object.
+revocation and runtime policy are not consulted). Possession is shown by ``--peer-cert``
+(mTLS) or by ``--dpop-proof`` with the request's ``--method`` and ``--uri`` (DPoP). Exit
+codes: 0 valid, 1 rejected, 2 usage or configuration error; with ``--json`` stdout carries
+exactly one JSON object.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Mapping, Sequence
@@ -33,6 +36,7 @@ from spiffebind.token import (
     Verifier,
     VerifierSettings,
 )
+from spiffebind.token.dpop import DpopRequest
 
 EXIT_REJECTED = 1
 STDIN = "-"
@@ -68,6 +72,26 @@ def _load_pem_certs(option: str, path: Path) -> list[x509.Certificate]:
     return certs
 
 
+def _dpop_request(opts: Mapping[str, Any]) -> DpopRequest | None:
+    """``--dpop-proof`` with the request it came with; ``--body-file`` adds the body digest."""
+    proof, method, uri, body = (opts[k] for k in ("dpop_proof", "method", "uri", "body_file"))
+    if proof is None:
+        if method or uri or body:
+            raise click.UsageError("--method, --uri and --body-file go with --dpop-proof")
+        return None
+    if not method or not uri:
+        raise click.UsageError("--dpop-proof needs the request's --method and --uri")
+    if opts["peer_cert"] is not None:
+        raise click.UsageError("give --peer-cert (mTLS) or --dpop-proof (DPoP), not both")
+    digest = None
+    if body is not None:
+        try:
+            digest = hashlib.sha256(body.read_bytes()).digest()
+        except OSError as exc:
+            raise click.UsageError(f"--body-file {body}: {exc.strerror}") from None
+    return DpopRequest(proof, method, uri, digest)
+
+
 def _offline_verifier(
     bundles: Sequence[str], issuers: Sequence[str], skew: int, life: int
 ) -> Verifier:
@@ -95,6 +119,7 @@ def _via_daemon(
     peer: Sequence[x509.Certificate] | None,
     scopes: Sequence[str],
     detail_types: Sequence[str] = (),
+    dpop: DpopRequest | None = None,
 ) -> dict[str, Any]:
     """The daemon's answer, so revocation and the live policy count too."""
     request = pb.VerifyTokenRequest(
@@ -104,14 +129,25 @@ def _via_daemon(
         required_scopes=list(scopes),
         required_authorization_details=list(detail_types),
     )
+    if dpop is not None:
+        request.dpop.CopyFrom(
+            pb.DpopProof(
+                proof=str(dpop.proof),
+                method=dpop.method,
+                uri=dpop.uri,
+                body_sha256=dpop.body_sha256 or b"",
+            )
+        )
     try:
         with open_channel(socket) as channel:
             reply = spiffebind_pb2_grpc.TokenServiceStub(channel).VerifyToken(request, timeout=10.0)
     except grpc.RpcError as exc:
         raise from_rpc_error(exc) from None
+    nonce = {"dpop_nonce": reply.dpop_nonce} if reply.dpop_nonce else {}
     if not reply.valid:
-        return {"valid": False, "reason": reply.reason}
-    return {"valid": True, "claims": json.loads(reply.claims_json), "chain": list(reply.chain)}
+        return {"valid": False, "reason": reply.reason, **nonce}
+    claims = json.loads(reply.claims_json)
+    return {"valid": True, "claims": claims, "chain": list(reply.chain), **nonce}
 
 
 def _report(document: Mapping[str, Any], as_json: bool) -> None:
@@ -150,6 +186,14 @@ def _report(document: Mapping[str, Any], as_json: bool) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="PEM the caller presented on mTLS, leaf first; without it the token is binding_missing.",
 )
+@click.option("--dpop-proof", help="The request's DPoP header: possession by DPoP, not mTLS.")
+@click.option("--method", help="With --dpop-proof: the HTTP method of the request (htm).")
+@click.option("--uri", help="With --dpop-proof: the absolute URI of the request (htu).")
+@click.option(
+    "--body-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --dpop-proof: the raw request body; the proof's content_digest must match it.",
+)
 @click.option("--scope", multiple=True, help="A scope the call needs; repeatable.")
 @click.option(
     "--authorization-detail",
@@ -165,13 +209,14 @@ def _report(document: Mapping[str, Any], as_json: bool) -> None:
 )
 @click.pass_context
 def verify(ctx: click.Context, /, **opts: Any) -> None:
-    """Verify TOKEN (or - for stdin) for --audience, bound to --peer-cert.
+    """Verify TOKEN (or - for stdin) for --audience, bound to --peer-cert or --dpop-proof.
 
     Exit 0 when valid, 1 when rejected (the reason code is printed), 2 on usage errors.
     """
     if not opts["offline"] and opts["socket"] is None:
         raise click.UsageError("give --socket PATH, or --offline with --bundle and --issuer")
     token = _read_token(opts["token"], opts["token_file"])
+    dpop = _dpop_request(opts)
     try:
         peer = _load_pem_certs("--peer-cert", opts["peer_cert"]) if opts["peer_cert"] else None
         if opts["offline"]:
@@ -186,13 +231,20 @@ def verify(ctx: click.Context, /, **opts: Any) -> None:
                         presented_chain=peer,
                         required_scopes=opts["scope"],
                         required_detail_types=opts["detail_types"],
+                        dpop=dpop,
                     )
                 )
             except TokenRejected as exc:
                 document = _document(exc)
         else:
             document = _via_daemon(
-                opts["socket"], token, opts["audience"], peer, opts["scope"], opts["detail_types"]
+                opts["socket"],
+                token,
+                opts["audience"],
+                peer,
+                opts["scope"],
+                opts["detail_types"],
+                dpop,
             )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None

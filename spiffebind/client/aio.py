@@ -15,6 +15,7 @@ from spiffebind.client.channel import open_aio_channel
 from spiffebind.client.credentials import Credentials
 from spiffebind.client.errors import from_rpc_error
 from spiffebind.service.params import ACCESS_TOKEN_TYPE
+from spiffebind.token import SigningIdentity
 
 R = TypeVar("R")
 
@@ -106,6 +107,10 @@ class AsyncAgentClient:
         exchange = pb.ExchangeTokenRequest(signed_request=proof, subject_token=subject_token)
         response = await self._call(self._stub.ExchangeToken, exchange)
         return core.BoundToken.from_response(response, x5t)
+
+    def signing(self) -> SigningIdentity:
+        """This agent's SVID and key now: what the HTTP adapters sign DPoP proofs with."""
+        return self._session.credentials.signing()
 
     def forget(self, jti: str) -> None:
         """See :meth:`AgentClient.forget`."""

@@ -3,14 +3,18 @@
 Needs the ``http`` extra (``pip install spiffebind[http]``)::
 
     tls = SvidTLS(credentials, bundle, server_id=TOOL)
-    with AgentClient(credentials=credentials) as agent, mtls_client(tls) as http:
-        auth = BoundTokenAuth(agent, TOOL, ["search:read"], txn="task-42")
-        http.get("https://tool.internal:8443/search", auth=auth)
+    auth = BoundTokenAuth(agent, TOOL, ["search:read"], txn="task-42")
+    with AgentClient(credentials=credentials) as agent, mtls_client(tls, auth=auth) as http:
+        http.get("https://tool.internal:8443/search")
 
 The token and the TLS connection must show the same certificate. Both follow the same
 credentials: the SDK renews a cached token after a rotation, and :class:`SvidTransport`
 opens new connections with a new context. Anything that slips between the two (a rotation
 mid-request, a revoked token) comes back as ``401 invalid_token`` and is retried once.
+
+Any other client (``httpx.Client(auth=auth)``, a tool behind a TLS-terminating proxy) sends
+``Authorization: DPoP`` with a proof per request signed with the SVID key, over the body
+too; a ``use_dpop_nonce`` challenge is answered once with the tool's nonce.
 """
 
 from __future__ import annotations
@@ -21,28 +25,25 @@ from typing import Any
 
 import httpx
 
-from spiffebind.client.bearer import (
-    Asking,
-    AsyncTokenSource,
-    TokenSource,
-    authorization,
-    token_refused,
-)
+from spiffebind.client.bearer import Asking, AsyncTokenSource, S, TokenSource
 from spiffebind.client.core import BoundToken
 from spiffebind.client.svid_tls import PoolPerContext, SvidTLS
 from spiffebind.errors import ConfigError
 
 
-def _authorized(request: httpx.Request, token: BoundToken) -> httpx.Request:
-    request.headers["Authorization"] = authorization(token, request.url.scheme)
-    return request
+class _Attaching(Asking[S]):
+    """Headers onto an httpx (or httpx2) request; whether a response calls for the one retry."""
+
+    def _authorized(self, request: Any, token: BoundToken) -> Any:
+        url, body = str(request.url), request.content
+        request.headers.update(self._headers(token, request.method, url, body))
+        return request
+
+    def _again(self, response: Any, token: BoundToken) -> bool:
+        return self._retry(response.status_code, response.headers, token.jti)
 
 
-def _refused(response: httpx.Response) -> bool:
-    return token_refused(response.status_code, response.headers.get("WWW-Authenticate", ""))
-
-
-class BoundTokenAuth(Asking[TokenSource], httpx.Auth):
+class BoundTokenAuth(_Attaching[TokenSource], httpx.Auth):
     """Bound tokens from an :class:`~spiffebind.client.AgentClient`, for ``httpx.Client``."""
 
     def sync_auth_flow(
@@ -50,27 +51,25 @@ class BoundTokenAuth(Asking[TokenSource], httpx.Auth):
     ) -> Generator[httpx.Request, httpx.Response, None]:
         request.read()  # a streamed body could not be sent a second time
         token = self._ask.of(self._agent)
-        response = yield _authorized(request, token)
-        if _refused(response):
-            self._agent.forget(token.jti)
-            yield _authorized(request, self._ask.of(self._agent))
+        response = yield self._authorized(request, token)
+        if self._again(response, token):
+            yield self._authorized(request, self._ask.of(self._agent))
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         """httpx's fallback for the flow this class lacks: fail instead of sending no token."""
         raise ConfigError("BoundTokenAuth is for httpx.Client; use AsyncBoundTokenAuth")
 
 
-class AsyncBoundFlow(Asking[AsyncTokenSource]):
+class AsyncBoundFlow(_Attaching[AsyncTokenSource]):
     """The asyncio flow of :class:`AsyncBoundTokenAuth`, for any Auth base with httpx's flow
     protocol (httpx, and httpx2 under the ``mcp`` SDK: :mod:`spiffebind.mcp.client`)."""
 
     async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
         await request.aread()
         token = await self._ask.of_async(self._agent)
-        response = yield _authorized(request, token)
-        if _refused(response):
-            self._agent.forget(token.jti)
-            yield _authorized(request, await self._ask.of_async(self._agent))
+        response = yield self._authorized(request, token)
+        if self._again(response, token):
+            yield self._authorized(request, await self._ask.of_async(self._agent))
 
     def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         """httpx's fallback for the flow this class lacks: fail instead of sending no token."""
@@ -124,9 +123,18 @@ class AsyncSvidTransport(AsyncPooled, httpx.AsyncBaseTransport):
         super().__init__(tls, lambda c: httpx.AsyncHTTPTransport(verify=c, **options))
 
 
+def over_mtls(auth: Any) -> Any:
+    """Our auth on an mTLS client proves possession by the certificate, not by DPoP."""
+    if isinstance(auth, _Attaching):
+        auth.over_mtls()
+    return auth
+
+
 def mtls_client(tls: SvidTLS, *, auth: httpx.Auth | None = None, **options: Any) -> httpx.Client:
-    """An ``httpx.Client`` (``options`` passed on) over :class:`SvidTransport`. Proxies from
-    the environment are ignored: httpx would route around the transport to reach them."""
+    """An ``httpx.Client`` (``options`` passed on) over :class:`SvidTransport`; a
+    :class:`BoundTokenAuth` given here sends ``Bearer`` (the certificate is the proof).
+    Proxies from the environment are ignored: httpx would route around the transport."""
+    auth = over_mtls(auth)
     return httpx.Client(transport=SvidTransport(tls), auth=auth, trust_env=False, **options)
 
 
@@ -134,6 +142,7 @@ def mtls_async_client(
     tls: SvidTLS, *, auth: httpx.Auth | None = None, **options: Any
 ) -> httpx.AsyncClient:
     """The ``httpx.AsyncClient`` twin of :func:`mtls_client`."""
+    auth = over_mtls(auth)
     return httpx.AsyncClient(
         transport=AsyncSvidTransport(tls), auth=auth, trust_env=False, **options
     )

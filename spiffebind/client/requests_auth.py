@@ -6,7 +6,9 @@ Needs the ``http`` extra (``pip install spiffebind[http]``)::
     with mtls_session(tls, auth=BoundTokenAuth(agent, TOOL, ["search:read"])) as http:
         http.get("https://tool.internal:8443/search")
 
-See :mod:`spiffebind.client.httpx_auth` for how token and connection stay in step.
+See :mod:`spiffebind.client.httpx_auth` for how token and connection stay in step. On any
+other session the auth sends DPoP proofs signed with the SVID key (the tool is reached
+through something that terminates TLS).
 """
 
 from __future__ import annotations
@@ -15,13 +17,12 @@ import ssl
 from collections.abc import Mapping
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import PoolManager
 
-from spiffebind.client.bearer import Asking, TokenSource, authorization, token_refused
+from spiffebind.client.bearer import Asking, TokenSource
 from spiffebind.client.core import BoundToken
 from spiffebind.client.svid_tls import PoolPerContext, SvidTLS
 
@@ -31,12 +32,13 @@ Cert = bytes | str | tuple[bytes | str, bytes | str] | None
 
 class BoundTokenAuth(Asking[TokenSource], requests.auth.AuthBase):
     """Bound tokens from an :class:`~spiffebind.client.AgentClient`; a request whose token
-    the tool refuses (``401 invalid_token``) is sent once more with a fresh one, unless its
-    body was a stream that cannot be sent twice."""
+    the tool refuses (``401 invalid_token``), or that it asks to repeat with a DPoP nonce
+    (``use_dpop_nonce``), is sent once more, unless its body was a stream that cannot be sent
+    twice."""
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         token = self._ask.of(self._agent)
-        _authorize(request, token)
+        self._authorize(request, token)
         request.hooks["response"].append(partial(self._retry_once, token.jti))
         return request
 
@@ -44,22 +46,24 @@ class BoundTokenAuth(Asking[TokenSource], requests.auth.AuthBase):
         self, jti: str, response: requests.Response, **send_options: Any
     ) -> requests.Response:
         """A response hook; the adapter's own ``send`` runs no hooks, so this never recurses."""
-        refused = token_refused(response.status_code, response.headers.get("WWW-Authenticate", ""))
-        if not refused or not isinstance(response.request.body, bytes | str | None):
+        if not isinstance(response.request.body, bytes | str | None):
             return response
-        self._agent.forget(jti)
+        if not self._retry(response.status_code, response.headers, jti):
+            return response
         _ = response.content  # read to the end, so the connection goes back to the pool
         response.close()
         retry = response.request.copy()
-        _authorize(retry, self._ask.of(self._agent))
+        self._authorize(retry, self._ask.of(self._agent))
         again = response.connection.send(retry, **send_options)
         again.history.append(response)
         again.request = retry
         return again
 
-
-def _authorize(request: requests.PreparedRequest, token: BoundToken) -> None:
-    request.headers["Authorization"] = authorization(token, urlsplit(request.url or "").scheme)
+    def _authorize(self, request: requests.PreparedRequest, token: BoundToken) -> None:
+        body = request.body.encode() if isinstance(request.body, str) else request.body
+        body = body if isinstance(body, bytes) else b""
+        url = request.url or ""
+        request.headers.update(self._headers(token, request.method or "GET", url, body))
 
 
 class SvidAdapter(HTTPAdapter):
@@ -121,7 +125,10 @@ class SvidAdapter(HTTPAdapter):
 def mtls_session(tls: SvidTLS, *, auth: BoundTokenAuth | None = None) -> requests.Session:
     """A ``requests.Session`` whose https:// requests go through :class:`SvidAdapter`
     (mount it on a narrower prefix, one per tool, to reach several); no environment
-    settings (proxies, netrc, CA bundles) apply."""
+    settings (proxies, netrc, CA bundles) apply. ``auth`` sends ``Bearer``: the certificate
+    is the proof."""
+    if auth is not None:
+        auth.over_mtls()
     session = requests.Session()
     session.trust_env = False
     session.mount("https://", SvidAdapter(tls))

@@ -1,4 +1,4 @@
-"""The demo's story: set up, five narrated steps, each one checked, everything stopped after.
+"""The demo's story: set up, six narrated steps, each one checked, everything stopped after.
 
 Exit codes: 0 every step behaved as narrated; 1 one did not (or a workload failed); 2 it
 cannot be set up (not root, no SPIRE binaries); 128 + the signal number when SIGINT (130)
@@ -27,8 +27,9 @@ SCOPE = "search:read"
 QUERY = "spiffe"
 EXPECTED_MOVES = {
     'spiffebind_tokens_issued_total{result="allow"}': 1.0,
-    'spiffebind_token_verifications_total{result="allow"}': 1.0,
-    'spiffebind_token_verifications_total{reason="binding_mismatch",result="deny"}': 1.0,
+    'spiffebind_token_verifications_total{result="allow"}': 2.0,
+    'spiffebind_token_verifications_total{reason="binding_mismatch",result="deny"}': 2.0,
+    'spiffebind_token_verifications_total{reason="binding_missing",result="deny"}': 1.0,
     'spiffebind_token_verifications_total{reason="revoked",result="deny"}': 1.0,
     'spiffebind_revocations_total{kind="txn"}': 1.0,
 }
@@ -36,6 +37,9 @@ EXPECTED_DECISIONS = [
     ("issue", "allow", ""),
     ("verify", "allow", ""),
     ("verify", "deny", "binding_mismatch"),
+    ("verify", "allow", ""),
+    ("verify", "deny", "binding_mismatch"),
+    ("verify", "deny", "binding_missing"),
     ("revoke", "allow", ""),
     ("verify", "deny", "revoked"),
 ]
@@ -48,16 +52,41 @@ def call_tool(n: Narrator, caller: Worker, port: int, token: str) -> Message:
     n.say(f"{' ' * len(lead)}over mTLS with the {name}'s own SVID")
     n.say("tool -> spiffebind: VerifyToken(token, the certificate the caller presented)")
     answer = caller.ask("call", port=port, tool_id=TOOL.spiffe_id, token=token, query=QUERY)
+    return heard(n, answer, "the tool answers")
+
+
+def heard(n: Narrator, answer: Message, what: str) -> Message:
+    """The tool's answer as the caller got it: status, and the challenge of a refusal."""
     if not answer["ok"]:
-        n.fail("the tool answers", answer["error"])
+        n.fail(what, answer["error"])
     n.say(f"<- {answer['status']} {answer['reason']}")
     if answer["www_authenticate"]:
         n.say(f"   WWW-Authenticate: {answer['www_authenticate']}")
     return answer
 
 
-def refused_for(n: Narrator, answer: Message, reason: str, why: str) -> None:
-    challenge = f'Bearer error="invalid_token", error_description="{reason}"'
+def call_via_proxy(n: Narrator, caller: Worker, port: int, token: str, *, dpop: bool) -> Message:
+    name = caller.workload.name
+    lead = f"{name} -> proxy: "
+    pad = " " * len(lead)
+    n.say(f"{lead}POST /via-proxy/search with a JSON-RPC body,")
+    if dpop:
+        n.say(f"{pad}Authorization: DPoP <the token>, DPoP: a proof signed with its own SVID key")
+    else:
+        n.say(f"{pad}Authorization: Bearer <the token>, and no proof")
+    n.say("proxy -> tool: the same request in plain HTTP; TLS and the certificate end at the proxy")
+    sees = "DPoP proof, method, URL, SHA-256 of the body" if dpop else "no certificate, no proof"
+    n.say(f"tool -> spiffebind: VerifyToken(token, {sees})")
+    answer = caller.ask(
+        "call_via_proxy", port=port, tool_id=TOOL.spiffe_id, token=token, query=QUERY, dpop=dpop
+    )
+    return heard(n, answer, "the tool answers through the proxy")
+
+
+def refused_for(
+    n: Narrator, answer: Message, reason: str, why: str, scheme: str = "Bearer"
+) -> None:
+    challenge = f'{scheme} error="invalid_token", error_description="{reason}"'
     n.check(
         answer["status"] == 401 and answer["www_authenticate"] == challenge,
         f"refused with {reason}: {why}",
@@ -107,6 +136,28 @@ def play(n: Narrator, stack: contextlib.ExitStack) -> None:
         "the token is bound to the agent's certificate, not the intruder's",
     )
 
+    n.step("Behind a proxy that ends TLS the tool sees no certificate: possession by DPoP")
+    n.say(f"The token also names the agent's key: cnf.jkt {token['jkt']} (RFC 7638).")
+    through = call_via_proxy(n, agent, port, access, dpop=True)
+    n.check(
+        through["status"] == 200 and through["body"]["verified"]["chain"] == [AGENT.spiffe_id],
+        "200: the proof was made with the key the token is bound to, for this very request",
+        f"{through['status']} {through['body']}",
+    )
+    refused_for(
+        n,
+        call_via_proxy(n, intruder, port, access, dpop=True),
+        "binding_mismatch",
+        "the intruder can only sign with its own key",
+        "DPoP",
+    )
+    refused_for(
+        n,
+        call_via_proxy(n, intruder, port, access, dpop=False),
+        "binding_missing",
+        "a bound token without a certificate or a proof is no bearer token",
+    )
+
     n.step("The task ends: the agent revokes it, and its next call with the token is refused")
     n.say(f"agent -> spiffebind: RevokeToken(txn {TXN}), signed with the agent's SVID key")
     revoked = agent.ask("revoke", txn=TXN)
@@ -131,7 +182,8 @@ def show_records(n: Narrator, sandbox: Sandbox, before: records.Counters) -> Non
     deltas = {key: new - old for key, (old, new) in moves.items()}
     n.check(
         all(deltas.get(key) == delta for key, delta in EXPECTED_MOVES.items()),
-        "one issuance, one verification allowed, one binding_mismatch, one revoked, one revocation",
+        "one issuance, two verifications allowed, two binding_mismatch, one binding_missing,"
+        " one revoked, one revocation",
         str(moves),
     )
     log = sandbox.daemon.audit_log

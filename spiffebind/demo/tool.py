@@ -4,7 +4,9 @@ It requires a client certificate that chains to the SPIFFE bundle, takes the bea
 from the Authorization header and the certificate from the TLS connection, and asks the
 node's daemon (VerifyToken) whether that token is good *for that peer*. Answers follow
 RFC 6750: 200 with what was verified, 401 ``invalid_token`` or 403 ``insufficient_scope``
-with the daemon's reason code as ``error_description``.
+with the daemon's reason code as ``error_description``. Its TLS front also relays
+``/via-proxy/...`` in plain HTTP to a second listener, where only DPoP can prove possession
+(:mod:`spiffebind.demo.ingress`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.client.channel import open_channel
 from spiffebind.client.errors import from_rpc_error
 from spiffebind.client.mtls import peer_chain_der, server_context
+from spiffebind.demo.ingress import PREFIX, behind_proxy, relay, send_json
 from spiffebind.demo.protocol import Role
 from spiffebind.errors import Reason, SpiffebindError
 from spiffebind.identity.source import IdentitySource
@@ -42,13 +45,17 @@ class DaemonVerifier:
         self._stub = spiffebind_pb2_grpc.TokenServiceStub(self._channel)
         self._audience = audience
 
-    def __call__(self, token: str, peer: list[bytes], path: str) -> pb.VerifyTokenResponse:
+    def __call__(
+        self, token: str, peer: list[bytes], path: str, dpop: pb.DpopProof | None = None
+    ) -> pb.VerifyTokenResponse:
+        """The daemon's answer for ``token`` presented with ``peer`` (mTLS) or ``dpop``."""
         request = pb.VerifyTokenRequest(
             token=token,
             audience=self._audience,
             peer_certificates=peer,
             required_scopes=SCOPES,
-            context=pb.CallContext(method="GET", path=path, tool="search"),
+            context=pb.CallContext(method=dpop.method if dpop else "GET", path=path, tool="search"),
+            dpop=dpop,
         )
         try:
             return self._stub.VerifyToken(request, timeout=5.0)
@@ -66,8 +73,16 @@ def _bearer(header: str) -> str | None:
     return token.strip()
 
 
-def handler(verify: Verify) -> type[BaseHTTPRequestHandler]:
+def handler(verify: Verify, upstream: int = 0) -> type[BaseHTTPRequestHandler]:
+    """The TLS front; ``upstream`` is the port of the listener behind the proxy (0: none)."""
+
     class ToolHandler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            if upstream and self.path.startswith(PREFIX + "/"):
+                relay(self, upstream)
+            else:
+                self._send(404, {"error": "not_found"})
+
         def do_GET(self) -> None:
             url = urlsplit(self.path)
             token = _bearer(self.headers.get("Authorization", ""))
@@ -99,14 +114,7 @@ def handler(verify: Verify) -> type[BaseHTTPRequestHandler]:
             self._send(status, {"error": error, "reason": answer.reason}, challenge)
 
         def _send(self, status: int, body: dict[str, Any], challenge: str = "") -> None:
-            payload = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            if challenge:
-                self.send_header("WWW-Authenticate", challenge)
-            self.end_headers()
-            self.wfile.write(payload)
+            send_json(self, status, body, challenge)
 
     return ToolHandler
 
@@ -119,14 +127,18 @@ def role(source: IdentitySource, daemon_socket: Path, key_dir: Path) -> Iterator
         identity.signing, identity.x509_bundles[identity.trust_domain], key_dir=key_dir
     )
     verifier = DaemonVerifier(daemon_socket, audience=identity.spiffe_id)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(verifier))
-    server.daemon_threads = True
+    inner = ThreadingHTTPServer(
+        ("127.0.0.1", 0), behind_proxy(lambda token, dpop, path: verifier(token, [], path, dpop))
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler(verifier, inner.server_address[1]))
     server.socket = tls.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, name="tool", daemon=True)
-    thread.start()
+    for name, each in (("tool-behind-proxy", inner), ("tool", server)):
+        each.daemon_threads = True
+        threading.Thread(target=each.serve_forever, name=name, daemon=True).start()
     try:
         yield Role(ready={"port": server.server_address[1]})
     finally:
-        server.shutdown()
-        server.server_close()
+        for each in (server, inner):
+            each.shutdown()
+            each.server_close()
         verifier.close()

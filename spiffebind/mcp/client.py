@@ -8,6 +8,10 @@ uses) that presents the agent's current SVID and attaches a bound token to every
     ) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
 
+Without the mTLS client (a tool behind a TLS-terminating proxy), ``httpx2.AsyncClient(auth=auth)``
+sends ``Authorization: DPoP`` with a proof per request signed with the SVID key, over the
+body too (``content_digest``, as MCP's DPoP profile asks).
+
 Tokens come from an :class:`~spiffebind.client.AsyncAgentClient`, which renews them before
 they expire and after an SVID rotation; the transport opens new connections with the new
 SVID, so the token and the TLS connection always show the same certificate. A ``401
@@ -20,7 +24,7 @@ from typing import Any
 
 import httpx2
 
-from spiffebind.client.httpx_auth import AsyncBoundFlow, AsyncPooled
+from spiffebind.client.httpx_auth import AsyncBoundFlow, AsyncPooled, over_mtls
 from spiffebind.client.svid_tls import SvidTLS
 
 
@@ -37,7 +41,8 @@ class McpSvidTransport(AsyncPooled, httpx2.AsyncBaseTransport):
 
 def mcp_http_client(tls: SvidTLS, *, auth: McpBoundTokenAuth, **options: Any) -> httpx2.AsyncClient:
     """An ``httpx2.AsyncClient`` for ``streamable_http_client(..., http_client=...)``: mTLS with
-    the current SVID, a bound token on every request, no proxies from the environment."""
+    the current SVID, a bound token on every request (``Bearer``: the certificate is the
+    proof), no proxies from the environment."""
     return httpx2.AsyncClient(
-        transport=McpSvidTransport(tls), auth=auth, trust_env=False, **options
+        transport=McpSvidTransport(tls), auth=over_mtls(auth), trust_env=False, **options
     )

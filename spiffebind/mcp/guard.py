@@ -27,12 +27,14 @@ from mcp.shared.auth import ProtectedResourceMetadata
 from pydantic import AnyHttpUrl
 
 from spiffebind.asgi.middleware import (
+    TOO_LARGE,
     App,
-    Message,
     Receive,
     Scope,
     Send,
+    buffered,
     headers_of,
+    request_line,
     send_denial,
     tls_chain,
 )
@@ -41,17 +43,15 @@ from spiffebind.mcp.grant import TOOLS_DETAIL_TYPE, NotJsonRpc, ToolGrant, calle
 from spiffebind.observe.tool_calls import ToolCalls
 from spiffebind.token import VerifiedToken, thumbprint
 from spiffebind.token.claims import scopes
-from spiffebind.verifier.http import Denial, HttpGuard, denial
+from spiffebind.verifier.http import Denial, HttpGuard, RequestLine, denial
 from spiffebind.verifier.tool import ToolVerifier
 
-MAX_BODY = 1024 * 1024
 WELL_KNOWN = "/.well-known/oauth-protected-resource"
 _verified: contextvars.ContextVar[tuple[str, VerifiedToken] | None] = contextvars.ContextVar(
     "spiffebind_mcp_verified", default=None
 )
 UNAVAILABLE = Denial(503, "temporarily_unavailable", "audit_unavailable", "")
 UNREADABLE = Denial(400, "invalid_request", Reason.MALFORMED.value, "")
-TOO_LARGE = Denial(413, "invalid_request", Reason.MALFORMED.value, "")
 
 
 def metadata_path(resource_url: str) -> str:
@@ -110,6 +110,7 @@ class McpGuard:
         self._calls = calls or ToolCalls()
         self._metadata_path = metadata_path(resource_url)
         self._metadata_url = urlsplit(resource_url)._replace(path=self._metadata_path).geturl()
+        self._base_url = urlsplit(resource_url)._replace(path="", query="", fragment="").geturl()
         self._metadata = (
             ProtectedResourceMetadata(
                 resource=AnyHttpUrl(resource_url),
@@ -135,7 +136,7 @@ class McpGuard:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         start = time.perf_counter()
-        body, receive = await _buffered(receive)
+        body, receive = await buffered(receive)
         if body is None:
             await send_denial(send, TOO_LARGE)
             return
@@ -144,7 +145,8 @@ class McpGuard:
         except NotJsonRpc:  # refused here rather than trusting the SDK to run no tool
             await send_denial(send, UNREADABLE)
             return
-        answer = self._judge(scope)
+        request = request_line(scope, self._base_url + scope["path"], body)
+        answer = self._judge(scope, request)
         peer = self._peer_x5t(scope)
         try:
             if isinstance(answer, Denial):
@@ -165,12 +167,12 @@ class McpGuard:
         finally:
             _verified.reset(reset)
 
-    def _judge(self, scope: Scope) -> VerifiedToken | Denial:
+    def _judge(self, scope: Scope, request: RequestLine) -> VerifiedToken | Denial:
         try:
             chain = tls_chain(scope)
         except TokenRejected as exc:
             return denial(exc)
-        return self._guard.judge(headers_of(scope), chain, scopes=self._scopes)
+        return self._guard.judge(headers_of(scope), chain, request=request, scopes=self._scopes)
 
     def _authorize(
         self, token: VerifiedToken, tools: list[str], scope: Scope, peer: str, start: float
@@ -221,34 +223,6 @@ class McpGuard:
 def _bearer(scope: Scope) -> str:
     """The credential the guard verified (it parsed as ``Bearer <b64token>``)."""
     return headers_of(scope)["authorization"].strip(" \t").partition(" ")[2].lstrip(" ")
-
-
-async def _buffered(receive: Receive) -> tuple[bytes | None, Receive]:
-    """The whole request body (None past MAX_BODY), and a ``receive`` that replays it."""
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None, receive
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    replayed = False
-
-    async def replay() -> Message:
-        nonlocal replayed
-        if not replayed:
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay
 
 
 async def _send_json(send: Send, body: bytes) -> None:

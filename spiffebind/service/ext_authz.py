@@ -3,20 +3,24 @@
 The same :class:`Verifier` as ``VerifyToken`` decides; this module only finds what the request
 needs (its route), what it presents (bearer token, client certificate), and says the outcome
 the RFC 6750 way: 401 with a ``Bearer`` challenge for a missing or bad token, 403 for too
-little authority or an unknown route. Nothing here knows about protobuf or gRPC.
+little authority or an unknown route. A token in the ``DPoP`` scheme is checked with its
+``DPoP`` proof against the request Envoy describes, and answered with ``DPoP`` challenges
+(RFC 9449 sections 7.1 and 9). Nothing here knows about protobuf or gRPC.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from spiffebind.errors import ConfigError, Reason, RejectedError, TokenRejected
+from spiffebind.errors import ConfigError, DpopNonceRequired, Reason, RejectedError, TokenRejected
 from spiffebind.service.ext_authz_credentials import (
+    DPOP,
     Presented,
-    bearer_token,
+    access_token,
     forwarded_client,
     pem_chain,
     verify_presented,
@@ -30,8 +34,11 @@ from spiffebind.service.ext_authz_routes import (
     route_from_context,
 )
 from spiffebind.token import VerifiedToken, Verifier, thumbprint
+from spiffebind.token.dpop import DPOP_ALGS, DpopRequest
 
 XFCC = "x-forwarded-client-cert"
+NONCE_HEADER = "dpop-nonce"
+PARTIAL_BODY = "x-envoy-auth-partial-body"
 HEADER_PREFIX = "x-spiffebind-"
 # Header values are visible ASCII; anything else (and "%" itself) is percent-encoded.
 _SAFE = "".join(chr(c) for c in range(0x20, 0x7F) if chr(c) != "%")
@@ -47,6 +54,19 @@ class HttpCheck:
     headers: Mapping[str, str] = field(default_factory=dict)
     certificate: str = ""
     context: Mapping[str, str] = field(default_factory=dict)
+    scheme: str = "https"
+    body: bytes = b""  # only when Envoy is configured to send it (with_request_body)
+
+    def dpop(self) -> DpopRequest:
+        """The DPoP proof with the request it came with; the body digest only for a whole
+        body (a partial one cannot match the client's ``content_digest``)."""
+        whole = self.body and self.headers.get(PARTIAL_BODY, "").lower() != "true"
+        return DpopRequest(
+            self.headers.get("dpop", ""),
+            self.method,
+            f"{self.scheme}://{self.host}{self.path}",
+            hashlib.sha256(self.body).digest() if whole else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,8 @@ class Verdict:
     challenge: str = ""
     set_headers: tuple[tuple[str, str], ...] = ()
     remove_headers: tuple[str, ...] = ()
+    deny_headers: tuple[tuple[str, str], ...] = ()  # beside WWW-Authenticate, e.g. DPoP-Nonce
+    response_headers: tuple[tuple[str, str], ...] = ()  # to the client on success: DPoP-Nonce
 
     @property
     def allowed(self) -> bool:
@@ -71,11 +93,14 @@ class Verdict:
         return self.outcome.reason.value if isinstance(self.outcome, RejectedError) else ""
 
 
-def challenge(error: str, description: str, scopes: tuple[str, ...] = ()) -> str:
-    """An RFC 6750 section 3 challenge; our values never need escaping (codes, RFC 6749
-    scope tokens)."""
+def challenge(
+    error: str, description: str, scopes: tuple[str, ...] = (), *, scheme: str = "Bearer"
+) -> str:
+    """An RFC 6750 section 3 challenge, or RFC 9449 section 7.1's for ``DPoP`` (with the
+    ``algs`` we accept); our values never need escaping (codes, RFC 6749 scope tokens)."""
     scope = f', scope="{" ".join(scopes)}"' if scopes else ""
-    return f'Bearer error="{error}", error_description="{description}"{scope}'
+    algs = f', algs="{DPOP_ALGS}"' if scheme == DPOP else ""
+    return f'{scheme} error="{error}", error_description="{description}"{scope}{algs}'
 
 
 def check_details_type(claims: Mapping[str, Any], required: str) -> None:
@@ -114,23 +139,33 @@ class ExtAuthz:
             missing = TokenRejected(Reason.MALFORMED, "no access token")
             return Verdict(401, missing, route, challenge="Bearer")
         try:
-            token = bearer_token(authorization)
+            scheme, token = access_token(authorization)
         except TokenRejected as exc:
             return Verdict(401, exc, route, challenge=challenge("invalid_request", exc.reason))
         presenter = ""
         try:
-            presented = self._presented(request)
-            presenter = thumbprint(presented.chain[0]) if presented.chain else presented.x5t
-            verified = self._verify(token, route, presented)
+            if scheme == DPOP:
+                verified = self._verify(token, route, request.dpop())
+            else:
+                presented = self._presented(request)
+                presenter = thumbprint(presented.chain[0]) if presented.chain else presented.x5t
+                verified = self._verify(token, route, presented)
         except RejectedError as exc:
-            return self._denied(exc, route, presenter)
+            return self._denied(exc, route, presenter, scheme)
         sets = upstream_headers(verified)
         kept = {name for name, _ in sets}
         removed = [h for h in request.headers if h.startswith(HEADER_PREFIX) and h not in kept]
         if not self._settings.keep_authorization:
-            removed.append("authorization")
+            removed.extend(("authorization", "dpop") if scheme == DPOP else ("authorization",))
+        nonce = self._verifier.dpop_nonce() if scheme == DPOP else None
         return Verdict(
-            200, verified, route, presenter, set_headers=sets, remove_headers=tuple(removed)
+            200,
+            verified,
+            route,
+            presenter,
+            set_headers=sets,
+            remove_headers=tuple(removed),
+            response_headers=((NONCE_HEADER, nonce),) if nonce else (),
         )
 
     def _route(self, request: HttpCheck) -> Route:
@@ -152,7 +187,9 @@ class ExtAuthz:
             return forwarded_client(xfcc) if xfcc else Presented()
         return Presented(chain=pem_chain(request.certificate))
 
-    def _verify(self, token: str, route: Route, presented: Presented) -> VerifiedToken:
+    def _verify(
+        self, token: str, route: Route, presented: Presented | DpopRequest
+    ) -> VerifiedToken:
         verified = verify_presented(
             self._verifier, token, audience=route.audience, presented=presented, scopes=route.scopes
         )
@@ -160,8 +197,16 @@ class ExtAuthz:
         return verified
 
     @staticmethod
-    def _denied(exc: RejectedError, route: Route, presenter: str) -> Verdict:
+    def _denied(exc: RejectedError, route: Route, presenter: str, scheme: str) -> Verdict:
+        """403 for too little authority; 401 otherwise, RFC 9449 section 7.1 and 9 for DPoP:
+        ``use_dpop_nonce`` with the nonce, ``invalid_dpop_proof`` for any other bad proof."""
         if exc.reason is Reason.INSUFFICIENT_SCOPE:
-            scope = challenge("insufficient_scope", exc.reason, route.scopes)
+            scope = challenge("insufficient_scope", exc.reason, route.scopes, scheme=scheme)
             return Verdict(403, exc, route, presenter, scope)
-        return Verdict(401, exc, route, presenter, challenge("invalid_token", exc.reason))
+        if isinstance(exc, DpopNonceRequired):
+            nonce = challenge("use_dpop_nonce", exc.reason, scheme=DPOP)
+            return Verdict(
+                401, exc, route, presenter, nonce, deny_headers=((NONCE_HEADER, exc.nonce),)
+            )
+        error = "invalid_dpop_proof" if exc.reason is Reason.PROOF_INVALID else "invalid_token"
+        return Verdict(401, exc, route, presenter, challenge(error, exc.reason, scheme=scheme))

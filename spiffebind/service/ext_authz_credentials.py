@@ -1,4 +1,4 @@
-"""What a request presents: its bearer token and the client certificate, and their checks.
+"""What a request presents: its access token and the client certificate, and their checks.
 
 Envoy hands over headers as text and the mTLS peer certificate as URL-encoded PEM; a front
 proxy that terminated mTLS describes its client in ``x-forwarded-client-cert`` (XFCC). All
@@ -18,6 +18,7 @@ from cryptography import x509
 from spiffebind.errors import Reason, TokenRejected
 from spiffebind.spiffeid import parse_spiffe_id
 from spiffebind.token import VerifiedToken, Verifier
+from spiffebind.token.dpop import DpopRequest
 from spiffebind.token.jose import b64url_encode
 from spiffebind.token.verify import (
     bound_thumbprint,
@@ -49,19 +50,23 @@ def _not_presenter(detail: str) -> TokenRejected:
     return TokenRejected(Reason.PRESENTER_MISMATCH, detail)
 
 
-def bearer_token(authorization: str) -> str:
-    """The token of an ``Authorization: Bearer`` value (scheme case-insensitive, RFC 7235);
-    any other scheme (Basic, DPoP...) or a repeated header (Envoy joins them with commas) is
-    malformed, because these tokens are certificate-bound bearer tokens and nothing else."""
+BEARER, DPOP = "Bearer", "DPoP"
+
+
+def access_token(authorization: str) -> tuple[str, str]:
+    """The scheme (``Bearer`` for mTLS, ``DPoP``) and token of an ``Authorization`` value;
+    schemes compare case-insensitively (RFC 7235). Any other scheme (Basic...) or a repeated
+    header (Envoy joins them with commas) is malformed: these tokens are bound, nothing else."""
     # Only HTTP's optional whitespace (RFC 9110 5.6.3) is trimmed: a CR or LF cannot be in a
     # field value, so one that reaches us was smuggled and the credential is malformed.
     scheme, _, rest = authorization.strip(" \t").partition(" ")
-    if scheme.lower() != "bearer":
-        raise _malformed("the Authorization scheme is not Bearer")
+    known = {BEARER.lower(): BEARER, DPOP.lower(): DPOP}.get(scheme.lower())
+    if known is None:
+        raise _malformed("the Authorization scheme is neither Bearer nor DPoP")
     token = rest.lstrip(" ")
     if not _B64TOKEN.fullmatch(token):
-        raise _malformed("the Bearer credential is not one b64token")
-    return token
+        raise _malformed(f"the {known} credential is not one b64token")
+    return known, token
 
 
 def pem_chain(url_encoded: str) -> tuple[x509.Certificate, ...]:
@@ -151,19 +156,21 @@ def verify_presented(
     token: str,
     *,
     audience: str,
-    presented: Presented,
+    presented: Presented | DpopRequest,
     scopes: Sequence[str] = (),
     detail_types: Sequence[str] = (),
 ) -> VerifiedToken:
-    """The verifier's checks for whatever the caller presented: its chain (every step), or a
-    trusted proxy's hash and SPIFFE ID of it (steps 11-13 by :func:`check_forwarded`)."""
-    if presented.chain or not presented.x5t:
+    """The verifier's checks for whatever the caller presented: a DPoP proof with its request,
+    its chain (every step), or a trusted proxy's hash and SPIFFE ID of it (steps 11-13 by
+    :func:`check_forwarded`)."""
+    if isinstance(presented, DpopRequest) or presented.chain or not presented.x5t:
         return verifier.verify(
             token,
             audience=audience,
-            presented_chain=presented.chain,
+            presented_chain=presented.chain if isinstance(presented, Presented) else None,
             required_scopes=scopes,
             required_detail_types=detail_types,
+            dpop=presented if isinstance(presented, DpopRequest) else None,
         )
     verified = verifier.verify(token, audience=audience, presented_chain=None, check_binding=False)
     check_forwarded(verified.claims, presented)

@@ -41,9 +41,11 @@ def check_request(
     peer_pem: bytes = b"",
     certificate: str | None = None,
     context_extensions: Mapping[str, str] | None = None,
+    body: bytes = b"",
 ) -> authz.CheckRequest:
     """One request; ``peer_pem`` is the client's mTLS certificate (leaf first), or pass the
-    raw ``certificate`` field to send something Envoy never would."""
+    raw ``certificate`` field to send something Envoy never would. ``body`` is what Envoy
+    sends with ``with_request_body`` and ``pack_as_bytes``."""
     http = attrs.AttributeContext.HttpRequest(
         id="1",
         method=method,
@@ -58,6 +60,7 @@ def check_request(
             ":scheme": "https",
             **{name.lower(): value for name, value in (headers or {}).items()},
         },
+        raw_body=body,
     )
     source = attrs.AttributeContext.Peer(
         principal=_principal(peer_pem) if peer_pem else "",

@@ -27,6 +27,7 @@ from spiffebind.errors import ConfigError
 from spiffebind.spiffeid import IdPattern
 from spiffebind.testing.pki import Authority, Issued
 from spiffebind.token import StaticBundles, Verifier, VerifierSettings
+from spiffebind.token.jwk import cert_jkt
 
 NOW = 1_900_000_000
 TD = "example.org"
@@ -162,7 +163,10 @@ class World:
             "jti": "bWFkZS11cC1idXQtbG9uZy1lbm91Z2g",
             "scope": "search:read",
             "txn": "task-1",
-            "cnf": {"x5t#S256": x5t(bound or self.agent.cert)},
+            "cnf": {
+                "x5t#S256": x5t(bound or self.agent.cert),
+                "jkt": cert_jkt(bound or self.agent.cert),
+            },
         }
 
     def forge(

@@ -19,6 +19,7 @@ from cryptography import x509
 from spiffebind.errors import IdentityError, Reason, RejectedError, RequestRejected
 from spiffebind.spiffeid import parse_spiffe_id
 from spiffebind.token.jose import b64url_encode, sign_compact
+from spiffebind.token.jwk import cert_jkt
 from spiffebind.token.svid import SigningIdentity, spiffe_id_of, thumbprint
 from spiffebind.token.verify import ACCESS_TOKEN_TYP
 
@@ -71,7 +72,8 @@ def mint(
     upstream_exp: int | None = None,
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
 ) -> MintedToken:
-    """Sign an access token bound to ``agent_cert``.
+    """Sign an access token bound to ``agent_cert`` (``cnf.x5t#S256``) and to its key
+    (``cnf.jkt``, for DPoP where TLS ends before the tool).
 
     ``subject`` defaults to the agent's SPIFFE ID (direct issuance); ``actors`` lists the
     delegation chain outermost first, as ``VerifiedToken.chain[1:]`` does.
@@ -108,7 +110,7 @@ def mint(
         "nbf": iat,
         "exp": exp,
         "jti": b64url_encode(random_bytes(JTI_BYTES)),
-        "cnf": {"x5t#S256": thumbprint(agent_cert)},
+        "cnf": {"x5t#S256": thumbprint(agent_cert), "jkt": cert_jkt(agent_cert)},
         **{name: value for name, value in optional.items() if value is not None},
     }
     header = {"alg": signer.alg, "typ": ACCESS_TOKEN_TYP, "kid": signer.kid, "x5c": signer.x5c}

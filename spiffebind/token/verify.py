@@ -19,7 +19,7 @@ from cryptography import x509
 
 from spiffebind.errors import ConfigError, Reason, RejectedError, TokenRejected
 from spiffebind.spiffeid import IdPattern
-from spiffebind.token.cache import ChainCache, SignatureCache
+from spiffebind.token.cache import ChainCache, ReplayCache, SignatureCache
 from spiffebind.token.chain import TrustBundles, ValidatedChain, validate_chain
 from spiffebind.token.claims import (
     audiences,
@@ -28,7 +28,9 @@ from spiffebind.token.claims import (
     detail_types,
     scopes,
 )
+from spiffebind.token.dpop import DEFAULT_WINDOW, DpopRequest, NonceSource, ProofRules, check_proof
 from spiffebind.token.jose import MAX_TOKEN_BYTES, parse_compact
+from spiffebind.token.proof import ReplayGuard
 from spiffebind.token.signed import authenticate, check_header_shape, rejecting
 from spiffebind.token.svid import thumbprint
 
@@ -82,12 +84,15 @@ class VerifierSettings:
     clock_skew: int = 30
     max_lifetime: int = 3600
     intermediates: tuple[x509.Certificate, ...] = ()
+    dpop_window: int = DEFAULT_WINDOW
 
     def __post_init__(self) -> None:
         if not self.issuers:
             raise ConfigError("a verifier needs at least one issuer pattern")
         if self.clock_skew < 0 or self.max_lifetime <= 0:
             raise ConfigError("clock skew must be >= 0 and max lifetime > 0")
+        if self.dpop_window <= 0:
+            raise ConfigError("the DPoP iat window must be > 0")
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,10 @@ class _Needs:
 
     scopes: tuple[str, ...] = ()
     detail_types: tuple[str, ...] = ()
+
+
+_Binding = tuple[x509.Certificate, ...] | DpopRequest | None
+"""How the caller proves possession: its certificate chain, a DPoP proof, or not at all."""
 
 
 @dataclass(frozen=True)
@@ -154,13 +163,22 @@ def check_audience(claims: Mapping[str, Any], audience: str) -> None:
         raise _reject(Reason.AUDIENCE_MISMATCH, f"token is not for {audience}")
 
 
+def _bound(claims: Mapping[str, Any], member: str) -> str:
+    cnf = claims.get("cnf")
+    bound = cnf.get(member) if isinstance(cnf, Mapping) else None
+    if not isinstance(bound, str) or not bound:
+        raise _reject(Reason.BINDING_MISSING, f"token has no cnf.{member}")
+    return bound
+
+
 def bound_thumbprint(claims: Mapping[str, Any]) -> str:
     """Step 11, first half: the ``cnf.x5t#S256`` the token is bound to."""
-    cnf = claims.get("cnf")
-    bound = cnf.get("x5t#S256") if isinstance(cnf, Mapping) else None
-    if not isinstance(bound, str) or not bound:
-        raise _reject(Reason.BINDING_MISSING, "token has no cnf.x5t#S256")
-    return bound
+    return _bound(claims, "x5t#S256")
+
+
+def bound_key(claims: Mapping[str, Any]) -> str:
+    """Step 11 for DPoP: the ``cnf.jkt`` a proof's key must have."""
+    return _bound(claims, "jkt")
 
 
 def check_binding_present(claims: Mapping[str, Any], presented: Sequence[x509.Certificate]) -> str:
@@ -171,10 +189,10 @@ def check_binding_present(claims: Mapping[str, Any], presented: Sequence[x509.Ce
     return bound
 
 
-def check_binding_match(bound: str, presented_x5t: str) -> None:
+def check_binding_match(bound: str, presented_x5t: str, what: str = "certificate") -> None:
     """Step 12: constant-time, and no normalization of either side."""
     if not hmac.compare_digest(presented_x5t.encode(), bound.encode()):
-        raise _reject(Reason.BINDING_MISMATCH, "presented certificate is not the bound one")
+        raise _reject(Reason.BINDING_MISMATCH, f"presented {what} is not the bound one")
 
 
 def check_presenter(claims: Mapping[str, Any], presenter: ValidatedChain) -> None:
@@ -230,7 +248,9 @@ class Verifier:
     """Verifies bound access tokens; keeps bounded caches of chains and signatures.
 
     A cache size of 0 turns that cache off. Revocation and policy are optional so that
-    offline verification (no daemon) can run the same pipeline.
+    offline verification (no daemon) can run the same pipeline. DPoP proof ``jti``s go to
+    ``dpop_replay`` (the daemon passes the cache it watches; default: one of our own), and
+    ``dpop_nonces``, when given, makes every proof carry a fresh server nonce.
     """
 
     def __init__(
@@ -244,6 +264,8 @@ class Verifier:
         feed: FeedCheck | None = None,
         chain_cache_size: int = 1024,
         signature_cache_size: int = 4096,
+        dpop_replay: ReplayGuard | None = None,
+        dpop_nonces: NonceSource | None = None,
     ) -> None:
         self.settings = settings
         self._bundles = bundles
@@ -251,6 +273,8 @@ class Verifier:
         self._revocation = revocation
         self._policy = policy
         self._feed = feed
+        self._proof_rules = ProofRules(settings.dpop_window, settings.clock_skew, dpop_nonces)
+        self._dpop_replay = dpop_replay if dpop_replay is not None else ReplayCache()
         self._chains = ChainCache(chain_cache_size)
         self._signatures: SignatureCache[_Signed] = SignatureCache(signature_cache_size)
 
@@ -264,17 +288,27 @@ class Verifier:
         intermediates: Sequence[x509.Certificate] = (),
         check_binding: bool = True,
         required_detail_types: Sequence[str] = (),
+        dpop: DpopRequest | None = None,
     ) -> VerifiedToken:
         """All checks, or TokenRejected with the first failing reason.
 
+        With ``dpop`` (the token came in the ``DPoP`` scheme) possession is proven by the
+        proof and ``presented_chain`` is not consulted; otherwise by the certificate.
         ``check_binding=False`` skips steps 11-13, for a subject token being exchanged
         (delegation): its holder is the exchanging agent's peer, not the caller.
         """
         if not isinstance(audience, str) or not audience:
             raise ConfigError("verification needs the expected audience")
-        presented = tuple(presented_chain or ()) if check_binding else None
+        binding: _Binding = None
+        if check_binding:
+            binding = dpop if dpop is not None else tuple(presented_chain or ())
         needs = _Needs(tuple(required_scopes), tuple(required_detail_types))
-        return self._checked(token, audience, presented, needs, intermediates)
+        return self._checked(token, audience, binding, needs, intermediates)
+
+    def dpop_nonce(self) -> str | None:
+        """The server nonce proofs must carry now, or None when nonces are not required."""
+        nonces = self._proof_rules.nonces
+        return nonces.current(self._clock.now()) if nonces is not None else None
 
     def introspect(self, token: str | bytes) -> VerifiedToken:
         """RFC 7662 "active": every check except audience, binding and scope, which belong
@@ -285,11 +319,11 @@ class Verifier:
         self,
         token: str | bytes,
         audience: str | None,
-        presented: tuple[x509.Certificate, ...] | None,
+        binding: _Binding,
         needs: _Needs,
         intermediates: Sequence[x509.Certificate],
     ) -> VerifiedToken:
-        """Steps 1-16 in order; ``None`` for audience or presented skips that step."""
+        """Steps 1-16 in order; ``None`` for audience or binding skips that step."""
         with rejecting(TokenRejected):
             now = self._clock.now()
             bundles = self._bundles.bundles()
@@ -299,13 +333,15 @@ class Verifier:
             check_time(claims, now, self.settings)
             if audience is not None:
                 check_audience(claims, audience)
-            if presented is not None:
-                bound = check_binding_present(claims, presented)
-                known = self._chains.get(presented, bundles, now)  # a look-up, not a check
-                check_binding_match(bound, known.leaf_x5t if known else thumbprint(presented[0]))
+            if isinstance(binding, DpopRequest):
+                self._check_dpop(claims, token, binding, now)
+            elif binding is not None:
+                bound = check_binding_present(claims, binding)
+                known = self._chains.get(binding, bundles, now)  # a look-up, not a check
+                check_binding_match(bound, known.leaf_x5t if known else thumbprint(binding[0]))
                 hints = (*signed.signer.path[1:], *hints)
                 check_presenter(
-                    claims, known or self._validate_presenter(presented, hints, bundles, now)
+                    claims, known or self._validate_presenter(binding, hints, bundles, now)
                 )
             check_revocation(claims, self._revocation)
             check_revocation_fresh(self._feed)
@@ -313,6 +349,18 @@ class Verifier:
             check_scopes(claims, needs.scopes)
             check_detail_types(claims, needs.detail_types)
             return signed.verified
+
+    def _check_dpop(
+        self, claims: Mapping[str, Any], token: str | bytes, request: DpopRequest, now: float
+    ) -> None:
+        """Steps 11-12 for DPoP (pop.md): ``cnf.jkt`` present, a valid proof for this request
+        and token (``proof_invalid``), made with the bound key. No step 13: a bare key names
+        no workload, and ``exp`` never outlives the certificate whose key ``jkt`` names."""
+        bound = bound_key(claims)
+        jkt = check_proof(
+            request, access_token=token, now=now, rules=self._proof_rules, replay=self._dpop_replay
+        )
+        check_binding_match(bound, jkt, "DPoP key")
 
     def _authenticated(
         self,

@@ -30,6 +30,7 @@ from spiffebind.token import (
     Verifier,
     VerifierSettings,
 )
+from spiffebind.token.dpop import DEFAULT_WINDOW, DpopRequest
 from spiffebind.verifier.mirror import RevocationMirror
 
 DEFAULT_STALE_AFTER = 30.0
@@ -67,6 +68,7 @@ class ToolVerifier:
         clock: Clock = _SYSTEM_CLOCK,
         clock_skew: int = 30,
         max_lifetime: int = 3600,
+        dpop_window: int = DEFAULT_WINDOW,
         owned: Sequence[_Closeable] = (),
     ) -> None:
         if not audience:
@@ -88,14 +90,19 @@ class ToolVerifier:
     def verify(
         self,
         token: str,
-        presented: Presented | Sequence[x509.Certificate],
+        presented: Presented | DpopRequest | Sequence[x509.Certificate],
         *,
         scopes: Sequence[str] = (),
         detail_types: Sequence[str] = (),
     ) -> VerifiedToken:
-        """Every check for ``token`` held by ``presented`` (a chain, leaf first, or a trusted
-        proxy's :class:`Presented`); TokenRejected with the first failing reason."""
-        held = presented if isinstance(presented, Presented) else Presented(chain=tuple(presented))
+        """Every check for ``token`` held by ``presented``: the TLS chain (leaf first), a
+        trusted proxy's :class:`Presented`, or a DPoP proof with the request it came with
+        (:class:`DpopRequest`, RFC 9449); TokenRejected with the first failing reason."""
+        held = (
+            presented
+            if isinstance(presented, Presented | DpopRequest)
+            else Presented(chain=tuple(presented))
+        )
         return verify_presented(
             self._verifier,
             token,

@@ -101,12 +101,13 @@ async def _first(answer: Any) -> Any:
 
 
 @contextmanager
-def servicer_rig(world: InProcess) -> Iterator[Rig]:
+def servicer_rig(world: InProcess, **settings: Any) -> Iterator[Rig]:
+    """``settings`` are further DaemonConfig fields (e.g. ``dpop_require_nonce=True``)."""
     root = Path(tempfile.mkdtemp(prefix="sbr", dir="/tmp"))
     m = world.materials
     clock = FixedClock(m.now)
     (root / "policy.yaml").write_text(POLICY)
-    config = DaemonConfig(policy=root / "policy.yaml", state_dir=root / "state")
+    config = DaemonConfig(policy=root / "policy.yaml", state_dir=root / "state", **settings)
     identity = Identity(
         tuple(m.signer.chain), m.signer.key, {td: tuple(c) for td, c in world.bundles.items()}
     )
@@ -123,6 +124,7 @@ def servicer_rig(world: InProcess) -> Iterator[Rig]:
             revocations=revocations,
             ledger=ledger,
             replay=ReplayCache(),
+            dpop_replay=ReplayCache(),
             decisions=Decisions(Metrics(CollectorRegistry()), audit, lambda: policy.policy.digest),
             clock=clock,  # type: ignore[arg-type]
             readiness=lambda: (True, ""),

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from spiffebind.errors import Reason
-from spiffebind.testing.attacks import CASES, VALID, Case, InProcess, verdict
+from spiffebind.testing.attacks import CASES, DPOP_NONCE, VALID, Case, InProcess, verdict
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -20,6 +20,16 @@ def test_verifier_gives_the_expected_reason(world: InProcess, case: Case) -> Non
     m = world.materials
     assert m.lacks(case.needs) is None
     assert verdict(world.verifier(), m, case.attempt(m)) == case.expected
+
+
+@pytest.mark.parametrize("case", DPOP_NONCE, ids=[c.id for c in DPOP_NONCE])
+def test_a_verifier_demanding_nonces_gives_the_expected_reason(
+    world: InProcess, case: Case
+) -> None:
+    nonced = world.with_nonces()
+    m = nonced.materials
+    assert m.lacks(case.needs) is None
+    assert verdict(nonced.verifier(), m, case.attempt(m)) == case.expected
 
 
 def test_corpus_is_large_named_and_uses_only_profile_codes() -> None:

@@ -18,7 +18,7 @@ from spiffebind.asgi import SpiffebindMiddleware, verified_token
 from spiffebind.grpc_server import Guard
 from spiffebind.mcp import McpGuard
 from spiffebind.policy import RuleEngine, parse_policy
-from spiffebind.testing.attacks import CASES, Case, InProcess
+from spiffebind.testing.attacks import CASES, Attempt, Case, InProcess, Materials
 from spiffebind.testing.attacks.tools import (
     AsgiApp,
     HttpRequest,
@@ -51,7 +51,7 @@ async def search(request: Request) -> JSONResponse:
 
 
 def starlette_app(world: InProcess, audience: str, scopes: tuple[str, ...]) -> AsgiApp:
-    app = Starlette(routes=[Route("/search", search)])
+    app = Starlette(routes=[Route("/{path:path}", search, methods=["GET", "POST", "PUT"])])
     return SpiffebindMiddleware(app, verifier=tool_verifier(world, audience), scopes=scopes)
 
 
@@ -69,11 +69,20 @@ def test_asgi_middleware_gives_the_expected_reason(world: InProcess, case: Case)
     assert asgi_verdict(make, m, case.attempt(m)) == case.expected
 
 
+def certificate_only(m: Materials, case: Case) -> Attempt:
+    """gRPC and MCP's own path take the corpus's certificate cases; a DPoP case's proof signs
+    an HTTP request they do not carry (MCP's DPoP has its own table, tests/unit/asgi)."""
+    attempt = case.attempt(m)
+    if attempt.dpop is not None:
+        pytest.skip("a DPoP case: its proof signs another HTTP request than this adapter's")
+    return attempt
+
+
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_grpc_guard_gives_the_expected_reason(world: InProcess, case: Case) -> None:
     m = world.materials
     make = lambda audience: Guard(tool_verifier(world, audience))  # noqa: E731
-    assert grpc_verdict(make, m, case.attempt(m)) == case.expected
+    assert grpc_verdict(make, m, certificate_only(m, case)) == case.expected
 
 
 async def ok(scope: Any, receive: Any, send: Any) -> None:
@@ -101,4 +110,4 @@ def mcp_guard(world: InProcess, audience: str, scopes: tuple[str, ...]) -> AsgiA
 def test_mcp_guard_gives_the_expected_reason(world: InProcess, case: Case) -> None:
     m = world.materials
     make = lambda audience, scopes: mcp_guard(world, audience, scopes)  # noqa: E731
-    assert asgi_verdict(make, m, case.attempt(m), LIST_TOOLS) == case.expected
+    assert asgi_verdict(make, m, certificate_only(m, case), LIST_TOOLS) == case.expected

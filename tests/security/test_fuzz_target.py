@@ -27,14 +27,22 @@ def target() -> ModuleType:
 def test_every_seed_runs_without_a_finding(target: ModuleType) -> None:
     seeds = target.seeds()
     assert len(seeds) > 60
+    assert sum(name.startswith("dpop-") for name in seeds) >= 15
     for data in seeds.values():
         target.run_one(data)
 
 
 @pytest.mark.parametrize(
     "data",
-    [b"", b"\x00", b"\x01not.a.proof", b'\x02{"alg":"ES256"}\n{"exp":1e400}', b"\x02\xff\n\xfe"],
-    ids=["empty", "mode-only", "proof", "signed-json", "signed-junk"],
+    [
+        b"",
+        b"\x00",
+        b"\x01not.a.proof",
+        b'\x02{"alg":"ES256"}\n{"exp":1e400}',
+        b"\x02\xff\n\xfe",
+        b"\x03not.a.dpop.proof",
+    ],
+    ids=["empty", "mode-only", "proof", "signed-json", "signed-junk", "dpop-proof"],
 )
 def test_odd_inputs_run_without_a_finding(target: ModuleType, data: bytes) -> None:
     target.run_one(data)

@@ -30,7 +30,7 @@ from servicerkit import Rig, servicer_rig
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.errors import Reason, TokenRejected
-from spiffebind.service.ext_authz_credentials import bearer_token, pem_chain
+from spiffebind.service.ext_authz_credentials import access_token, pem_chain
 from spiffebind.testing.attacks import InProcess
 from spiffebind.testing.attacks.kit import raw_object
 from spiffebind.testing.attacks.requests import forged, issue_params, proof
@@ -91,9 +91,9 @@ def test_envoy_certificate_with_invalid_version_is_presenter_mismatch(world: InP
 @pytest.mark.parametrize("tail", ["\n", "\r\n", "\r", "\x0b", "\x0c"])
 def test_bearer_credential_with_a_line_break_is_malformed(tail: str) -> None:
     with pytest.raises(TokenRejected) as info:
-        bearer_token(f"Bearer eyJ.eyJ.sig{tail}")
+        access_token(f"Bearer eyJ.eyJ.sig{tail}")
     assert info.value.reason is Reason.MALFORMED
-    assert bearer_token(" Bearer eyJ.eyJ.sig\t") == "eyJ.eyJ.sig"
+    assert access_token(" Bearer eyJ.eyJ.sig\t") == ("Bearer", "eyJ.eyJ.sig")
 
 
 @pytest.mark.parametrize("cnf", [None, "x", {"x5t#S256": 123}], ids=["null", "string", "number"])

@@ -197,6 +197,7 @@ class VerifyTokenRequest(_message.Message):
     REQUIRED_SCOPES_FIELD_NUMBER: _builtins.int
     CONTEXT_FIELD_NUMBER: _builtins.int
     REQUIRED_AUTHORIZATION_DETAILS_FIELD_NUMBER: _builtins.int
+    DPOP_FIELD_NUMBER: _builtins.int
     token: _builtins.str
     audience: _builtins.str
     @_builtins.property
@@ -213,6 +214,13 @@ class VerifyTokenRequest(_message.Message):
         else the answer is insufficient_scope.
         """
 
+    @_builtins.property
+    def dpop(self) -> Global___DpopProof:
+        """Set when the token came in the DPoP scheme (RFC 9449): possession is proven by the proof,
+        and peer_certificates are not consulted. Set with an empty proof when the request had
+        the DPoP scheme but no DPoP header (the answer is proof_invalid).
+        """
+
     def __init__(
         self,
         *,
@@ -222,14 +230,51 @@ class VerifyTokenRequest(_message.Message):
         required_scopes: _abc.Iterable[_builtins.str] | None = ...,
         context: Global___CallContext | None = ...,
         required_authorization_details: _abc.Iterable[_builtins.str] | None = ...,
+        dpop: Global___DpopProof | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["context", b"context", "dpop", b"dpop"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "context", b"context", "peer_certificates", b"peer_certificates", "required_authorization_details", b"required_authorization_details", "required_scopes", b"required_scopes", "token", b"token"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "context", b"context", "dpop", b"dpop", "peer_certificates", b"peer_certificates", "required_authorization_details", b"required_authorization_details", "required_scopes", b"required_scopes", "token", b"token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___VerifyTokenRequest: _TypeAlias = VerifyTokenRequest  # noqa: Y015
+
+@_typing.final
+class DpopProof(_message.Message):
+    """A DPoP proof and the HTTP request it came with."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROOF_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
+    URI_FIELD_NUMBER: _builtins.int
+    BODY_SHA256_FIELD_NUMBER: _builtins.int
+    proof: _builtins.str
+    """The DPoP header's value: a compact JWS signed with the key of the token's cnf.jkt."""
+    method: _builtins.str
+    """The request's method, exactly as sent (htm)."""
+    uri: _builtins.str
+    """The request's absolute URI (htu); query and fragment are ignored."""
+    body_sha256: _builtins.bytes
+    """SHA-256 of the raw request body, when the verifier sees the body: the proof must then
+    carry a matching content_digest. Empty: not consulted.
+    """
+    def __init__(
+        self,
+        *,
+        proof: _builtins.str = ...,
+        method: _builtins.str = ...,
+        uri: _builtins.str = ...,
+        body_sha256: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["body_sha256", b"body_sha256", "method", b"method", "proof", b"proof", "uri", b"uri"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DpopProof: _TypeAlias = DpopProof  # noqa: Y015
 
 @_typing.final
 class VerifyTokenResponse(_message.Message):
@@ -239,11 +284,16 @@ class VerifyTokenResponse(_message.Message):
     REASON_FIELD_NUMBER: _builtins.int
     CLAIMS_JSON_FIELD_NUMBER: _builtins.int
     CHAIN_FIELD_NUMBER: _builtins.int
+    DPOP_NONCE_FIELD_NUMBER: _builtins.int
     valid: _builtins.bool
     reason: _builtins.str
     """A reason code from the token profile when valid is false."""
     claims_json: _builtins.str
     """The verified claims as the JSON object the token carries (integers stay integers)."""
+    dpop_nonce: _builtins.str
+    """When the daemon requires DPoP nonces: the nonce the next proof must carry (RFC 9449
+    section 8), sent with every answer to a DPoP verification.
+    """
     @_builtins.property
     def chain(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """The subject, then the actors outermost first."""
@@ -255,10 +305,11 @@ class VerifyTokenResponse(_message.Message):
         reason: _builtins.str = ...,
         claims_json: _builtins.str = ...,
         chain: _abc.Iterable[_builtins.str] | None = ...,
+        dpop_nonce: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["chain", b"chain", "claims_json", b"claims_json", "reason", b"reason", "valid", b"valid"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chain", b"chain", "claims_json", b"claims_json", "dpop_nonce", b"dpop_nonce", "reason", b"reason", "valid", b"valid"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -300,6 +351,7 @@ class IntrospectTokenResponse(_message.Message):
     CNF_X5T_S256_FIELD_NUMBER: _builtins.int
     ACT_FIELD_NUMBER: _builtins.int
     TOKEN_TYPE_FIELD_NUMBER: _builtins.int
+    CNF_JKT_FIELD_NUMBER: _builtins.int
     active: _builtins.bool
     sub: _builtins.str
     client_id: _builtins.str
@@ -311,6 +363,8 @@ class IntrospectTokenResponse(_message.Message):
     iss: _builtins.str
     cnf_x5t_s256: _builtins.str
     token_type: _builtins.str
+    cnf_jkt: _builtins.str
+    """RFC 7638 thumbprint of the agent's key (cnf.jkt), for DPoP."""
     @_builtins.property
     def aud(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -333,10 +387,11 @@ class IntrospectTokenResponse(_message.Message):
         cnf_x5t_s256: _builtins.str = ...,
         act: _abc.Iterable[_builtins.str] | None = ...,
         token_type: _builtins.str = ...,
+        cnf_jkt: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["act", b"act", "active", b"active", "aud", b"aud", "client_id", b"client_id", "cnf_x5t_s256", b"cnf_x5t_s256", "exp", b"exp", "iat", b"iat", "iss", b"iss", "jti", b"jti", "scope", b"scope", "sub", b"sub", "token_type", b"token_type", "txn", b"txn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["act", b"act", "active", b"active", "aud", b"aud", "client_id", b"client_id", "cnf_jkt", b"cnf_jkt", "cnf_x5t_s256", b"cnf_x5t_s256", "exp", b"exp", "iat", b"iat", "iss", b"iss", "jti", b"jti", "scope", b"scope", "sub", b"sub", "token_type", b"token_type", "txn", b"txn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -26,15 +26,28 @@ _DESCRIPTION = re.compile(r'error_description="([^"]*)"')
 
 
 def envoy_request(m: Materials, attempt: Attempt) -> authz.CheckRequest:
+    """The attempt as Envoy asks: Bearer and the peer certificate, or DPoP with its proof
+    header, method, host, path and body."""
     presented = (m.agent.cert,) if attempt.presented is None else attempt.presented
     context = {f"{CONTEXT_PREFIX}audience": attempt.audience or m.audience}
     if attempt.scopes:
         context[f"{CONTEXT_PREFIX}scopes"] = " ".join(attempt.scopes)
+    peer_pem = b"".join(c.public_bytes(Encoding.PEM) for c in presented)
+    d = attempt.dpop
+    if d is None:
+        headers = {"authorization": f"Bearer {attempt.token}"}
+        return check_request(
+            path="/search/q", headers=headers, peer_pem=peer_pem, context_extensions=context
+        )
+    headers = {"authorization": f"DPoP {attempt.token}", **({"dpop": d.proof} if d.proof else {})}
     return check_request(
-        path="/search/q",
-        headers={"authorization": f"Bearer {attempt.token}"},
-        peer_pem=b"".join(c.public_bytes(Encoding.PEM) for c in presented),
+        method=d.method,
+        path=d.path,
+        host=d.host,
+        headers=headers,
+        peer_pem=peer_pem,
         context_extensions=context,
+        body=d.body or b"",
     )
 
 
@@ -55,5 +68,11 @@ def answer_verdict(response: Any) -> str:
 
 
 def ext_authz_verdict(service: ExtAuthz, m: Materials, attempt: Attempt) -> str:
-    """What ext_authz answers in-process, through the same message mapping as its socket."""
-    return answer_verdict(check_response(service.check(http_check(envoy_request(m, attempt)))))
+    """What ext_authz answers in-process (to the last send), through the same message
+    mapping as its socket."""
+    request = envoy_request(m, attempt)
+    answers = [
+        answer_verdict(check_response(service.check(http_check(request))))
+        for _ in range(attempt.dpop.sends if attempt.dpop else 1)
+    ]
+    return answers[-1]

@@ -28,6 +28,7 @@ from spiffebind.testing.attacks.kit import Materials
 from spiffebind.testing.attacks.requests import forged, proof
 from spiffebind.testing.envoy import check_request, envoy_url_encode
 from spiffebind.testing.forge import DROP, compact, der
+from spiffebind.token.dpop import make_proof
 
 SERVICE = pb.DESCRIPTOR.services_by_name["TokenService"]
 """Every RPC of the v1 API; the fuzz tests walk all of its methods."""
@@ -233,30 +234,33 @@ _CONTEXT_KEYS = [
 
 def check_requests(m: Materials) -> st.SearchStrategy[authz.CheckRequest]:
     """Envoy's ``CheckRequest``, the parts ext_authz reads (the ``Authorization`` header, the
-    peer certificate, XFCC, context extensions, path and host) close to valid ones."""
+    ``DPoP`` proof, the peer certificate, XFCC, context extensions, path, host and body)
+    close to valid ones."""
     certificates = st.sampled_from([m.agent.cert, m.peer.cert, m.anchor])
     pem = st.lists(certificates, min_size=1, max_size=3).map(
         lambda chain: b"".join(c.public_bytes(Encoding.PEM) for c in chain)
     )
     authorization = (
         tokens(m).map(lambda t: f"Bearer {t}")
+        | tokens(m).map(lambda t: f"DPoP {t}")
         | st.tuples(
             st.sampled_from(["Bearer", "bearer", "Basic", "DPoP", ""]), st.text(max_size=80)
         ).map(" ".join)
         | st.text(max_size=200)
     )
     headers = st.dictionaries(
-        st.sampled_from(["authorization", XFCC, "x-spiffebind-sub"]) | st.text(max_size=20),
-        st.text(max_size=200),
+        st.sampled_from(["authorization", XFCC, "x-spiffebind-sub", "dpop"]) | st.text(max_size=20),
+        st.text(max_size=200) | _dpop_proofs(m),
         max_size=3,
     )
     return st.builds(
-        lambda auth, extra, certificate, context, path, host: check_request(
+        lambda auth, extra, certificate, context, path, host, body: check_request(
             path=path,
             host=host,
             headers={**extra, **({"authorization": auth} if auth is not None else {})},
             certificate=certificate,
             context_extensions=context,
+            body=body,
         ),
         st.none() | authorization,
         headers,
@@ -270,4 +274,21 @@ def check_requests(m: Materials) -> st.SearchStrategy[authz.CheckRequest]:
         ),
         st.sampled_from(["/search/q", "/"]) | st.text(max_size=60),
         st.sampled_from(["tools.example.org", ""]) | st.text(max_size=40),
+        st.binary(max_size=64),
+    )
+
+
+def _dpop_proofs(m: Materials) -> st.SearchStrategy[str]:
+    """DPoP proofs by the agent's key for the baseline token, for any method and URI."""
+    paths = st.text(string.ascii_letters + string.digits + "/%._~-", max_size=20)
+    return st.builds(
+        lambda method, path: make_proof(
+            m.agent.key,
+            method=method,
+            uri=f"https://tools.example.org/{path}",
+            now=m.now,
+            access_token=m.token(),
+        ),
+        st.sampled_from(["GET", "POST"]),
+        st.just("search/q") | paths,
     )

@@ -10,10 +10,11 @@ that needs them says so in ``needs``, so a runner can skip it with the reason pr
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -24,6 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from spiffebind.errors import ConfigError
 from spiffebind.testing.forge import DROP, b64u, compact, merged, natural_alg, x5c, x5t
 from spiffebind.testing.pki import Authority, Issued
+from spiffebind.token.nonce import RotatingNonces
 
 T = TypeVar("T")
 
@@ -35,8 +37,16 @@ NEEDS = {
     "federated": "needs a federated trust domain whose CA key we hold",
     "lookalike": "needs a federated trust domain named like ours",
     "intermediate": "needs a signer chain with an intermediate CA (SPIRE here signs from its root)",
+    "nonces": "needs the DPoP nonce source of a verifier that demands nonces",
+    "nonce-secret": "needs the nonce secret, to make nonces of minutes past",
 }
 """Why a world may lack what a case needs; runners print it when they skip."""
+
+
+class NonceNamer(Protocol):
+    """What a case needs of a verifier's DPoP nonces: the one it demands at ``now``."""
+
+    def current(self, now: float) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,7 @@ class Materials:
     root_ca: Authority | None = None
     federated: Authority | None = None  # a federated trust domain's CA, in the bundles
     lookalike: Authority | None = None  # federated, named like our trust domain
+    nonces: NonceNamer | None = None  # names the DPoP nonce of a verifier that demands them
 
     @property
     def now(self) -> int:
@@ -85,6 +96,8 @@ class Materials:
             "federated": self.federated is not None,
             "lookalike": self.lookalike is not None,
             "intermediate": len(self.signer.chain) > 1,
+            "nonces": self.nonces is not None,
+            "nonce-secret": isinstance(self.nonces, RotatingNonces),
         }
         missing = [NEEDS[n] for n in sorted(needs) if not have[n]]
         return "; ".join(missing) or None
@@ -121,14 +134,39 @@ def must(value: T | None, need: str) -> T:
 
 
 @dataclass(frozen=True)
+class DpopAttempt:
+    """The ``DPoP`` scheme: the proof header (empty: none sent) and the request it comes
+    with; ``sends`` > 1 sends the same request again, and the last answer counts."""
+
+    proof: str
+    method: str = "POST"
+    uri: str = "https://tools.example.org/search/q"
+    body: bytes | None = None
+    sends: int = 1
+
+    @property
+    def body_sha256(self) -> bytes | None:
+        return hashlib.sha256(self.body).digest() if self.body is not None else None
+
+    @property
+    def path(self) -> str:
+        return "/" + self.uri.split("/", 3)[3]
+
+    @property
+    def host(self) -> str:
+        return self.uri.split("/", 3)[2]
+
+
+@dataclass(frozen=True)
 class Attempt:
     """What one case sends: ``presented`` None means the agent's leaf, ``audience`` None the
-    world's audience."""
+    world's audience; with ``dpop`` the token goes in the ``DPoP`` scheme."""
 
     token: str
     presented: tuple[x509.Certificate, ...] | None = None
     audience: str | None = None
     scopes: tuple[str, ...] = ()
+    dpop: DpopAttempt | None = None
 
 
 Build = Callable[[Materials], "Attempt | str"]

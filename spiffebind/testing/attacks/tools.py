@@ -1,7 +1,8 @@
 """The corpus as a tool sees it in-process: through :class:`ToolVerifier`, through an ASGI app
-behind :class:`SpiffebindMiddleware` (a real ASGI call, the presented chain in the TLS
-extension), and through the gRPC interceptors' :class:`Guard` (the chain as grpc's auth
-context holds it). Each must give the reason code ``VerifyToken`` gives.
+behind :class:`SpiffebindMiddleware` (a real ASGI call: the presented chain in the TLS
+extension, or the ``DPoP`` scheme with the proof, method, host, path and body), and through
+the gRPC interceptors' :class:`Guard` (the chain as grpc's auth context holds it; gRPC
+takes no DPoP). Each must give the reason code ``VerifyToken`` gives.
 
 Each case may ask for its own audience and scopes, so the runners take a factory that builds
 the verifier (or app, or guard) for them.
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from spiffebind.errors import Reason, RejectedError
 from spiffebind.grpc_server import Guard, status_of
 from spiffebind.testing.attacks.kit import VALID, Attempt, Materials
+from spiffebind.token.dpop import DpopRequest
 from spiffebind.verifier import ToolVerifier
 
 _DESCRIPTION = re.compile(r'error_description="([^"]*)"')
@@ -34,12 +36,18 @@ def presented_of(m: Materials, attempt: Attempt) -> tuple[x509.Certificate, ...]
 
 
 def tool_verdict(make: Callable[[str], ToolVerifier], m: Materials, attempt: Attempt) -> str:
+    """The answer to the last send (a DPoP case may send its request more than once)."""
     verifier = make(attempt.audience or m.audience)
-    try:
-        verifier.verify(attempt.token, presented_of(m, attempt), scopes=attempt.scopes)
-    except RejectedError as exc:
-        return exc.reason.value
-    return VALID
+    d = attempt.dpop
+    held = DpopRequest(d.proof, d.method, d.uri, d.body_sha256) if d else presented_of(m, attempt)
+    outcome = VALID
+    for _ in range(d.sends if d else 1):
+        try:
+            verifier.verify(attempt.token, held, scopes=attempt.scopes)
+            outcome = VALID
+        except RejectedError as exc:
+            outcome = exc.reason.value
+    return outcome
 
 
 @dataclass(frozen=True)
@@ -49,10 +57,16 @@ class HttpRequest:
     method: str = "GET"
     path: str = "/search"
     body: bytes = b""
+    host: str = "tool.test"
+    proof: str | None = None  # a DPoP proof ("" for none sent) puts the token in that scheme
 
 
 def _scope(token: str, chain: Sequence[x509.Certificate], request: HttpRequest) -> dict[str, Any]:
     pems = [c.public_bytes(Encoding.PEM).decode("ascii") for c in chain]
+    headers = [(b"host", request.host.encode()), (b"authorization", f"Bearer {token}".encode())]
+    if request.proof is not None:
+        headers[1] = (b"authorization", f"DPoP {token}".encode())
+        headers += [(b"dpop", request.proof.encode())] if request.proof else []
     return {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
@@ -63,7 +77,7 @@ def _scope(token: str, chain: Sequence[x509.Certificate], request: HttpRequest) 
         "raw_path": request.path.encode(),
         "root_path": "",
         "query_string": b"",
-        "headers": [(b"host", b"tool.test"), (b"authorization", f"Bearer {token}".encode())],
+        "headers": headers,
         "client": ("127.0.0.1", 40000),
         "server": ("127.0.0.1", 443),
         "extensions": {"tls": {"server_cert": None, "client_cert_chain": pems}},
@@ -97,8 +111,12 @@ def asgi_verdict(
 ) -> str:
     """``valid`` for a 200, else the reason code, which the challenge must not contradict."""
     app = make(attempt.audience or m.audience, attempt.scopes)
-    scope = _scope(attempt.token, presented_of(m, attempt), request)
-    status, headers, body = asyncio.run(asgi_call(app, scope, request.body))
+    d = attempt.dpop
+    if d is not None:
+        request = HttpRequest(d.method, d.path, d.body or b"", d.host, d.proof)
+    for _ in range(d.sends if d else 1):
+        scope = _scope(attempt.token, presented_of(m, attempt), request)
+        status, headers, body = asyncio.run(asgi_call(app, scope, request.body))
     if status == 200:
         return VALID
     reason = str(json.loads(body)["error_description"])

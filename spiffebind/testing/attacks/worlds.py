@@ -7,6 +7,7 @@ settings and policy as the integration tests' daemon, plus a rule for federated 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -25,6 +26,8 @@ from spiffebind.token import (
     Verifier,
     VerifierSettings,
 )
+from spiffebind.token.dpop import DpopRequest
+from spiffebind.token.nonce import RotatingNonces
 
 POLICY = """rules:
   - id: agents-search
@@ -60,6 +63,14 @@ class InProcess:
             clock=FixedClock(m.now),
             revocation=revocation,
             policy=RuleEngine(parse_policy(POLICY), m.max_lifetime),
+            dpop_nonces=m.nonces if isinstance(m.nonces, RotatingNonces) else None,
+        )
+
+    def with_nonces(self) -> InProcess:
+        """This world with a verifier that demands DPoP nonces (for ``DPOP_NONCE``)."""
+        nonces = RotatingNonces(b"in-process DPoP nonce secret")
+        return dataclasses.replace(
+            self, materials=dataclasses.replace(self.materials, nonces=nonces)
         )
 
 
@@ -94,15 +105,21 @@ def in_process(world: World | None = None) -> InProcess:
 
 
 def verdict(verifier: Verifier, m: Materials, attempt: Attempt) -> str:
-    """The reason code the verifier gives, or ``valid``."""
+    """The reason code the verifier gives (to the last send), or ``valid``."""
     presented = (m.agent.cert,) if attempt.presented is None else attempt.presented
-    try:
-        verifier.verify(
-            attempt.token,
-            audience=attempt.audience or m.audience,
-            presented_chain=presented,
-            required_scopes=attempt.scopes,
-        )
-    except TokenRejected as exc:
-        return exc.reason.value
-    return VALID
+    d = attempt.dpop
+    dpop = DpopRequest(d.proof, d.method, d.uri, d.body_sha256) if d else None
+    outcome = VALID
+    for _ in range(d.sends if d else 1):
+        try:
+            verifier.verify(
+                attempt.token,
+                audience=attempt.audience or m.audience,
+                presented_chain=presented,
+                required_scopes=attempt.scopes,
+                dpop=dpop,
+            )
+            outcome = VALID
+        except TokenRejected as exc:
+            outcome = exc.reason.value
+    return outcome

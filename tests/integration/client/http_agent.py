@@ -62,7 +62,7 @@ async def call_async(socket: str, credentials: SourceCredentials, tls: SvidTLS, 
         AsyncAgentClient(socket, credentials=credentials) as agent,
         mtls_async_client(tls, timeout=10) as http,
     ):
-        auth = AsyncBoundTokenAuth(agent, TOOL, SCOPES, txn=TXN)
+        auth = AsyncBoundTokenAuth(agent, TOOL, SCOPES, txn=TXN, proof="mtls")
         report("httpx-async", await http.get(url, params={"q": "async"}, auth=auth))
 
 
@@ -76,7 +76,7 @@ def main(socket: str, url: str) -> None:
             mtls_client(tls, timeout=10) as http,
             mtls_session(tls, auth=RequestsAuth(agent, TOOL, SCOPES, txn=TXN)) as session,
         ):
-            auth = BoundTokenAuth(agent, TOOL, SCOPES, txn=TXN)
+            auth = BoundTokenAuth(agent, TOOL, SCOPES, txn=TXN, proof="mtls")
             report("httpx", http.get(url, params={"q": "sync"}, auth=auth))
             with AgentClient(socket, credentials=me) as elsewhere:
                 elsewhere.revoke(jti=agent.token(TOOL, SCOPES, txn=TXN).jti)

@@ -11,6 +11,7 @@ from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.token import thumbprint
+from spiffebind.token.jwk import cert_jkt
 
 pytestmark = pytest.mark.integration
 
@@ -26,7 +27,10 @@ def test_token_verifies_for_its_agent_only(
     assert good.valid, good.reason
     assert list(good.chain) == [AGENT_A]
     claims = json.loads(good.claims_json)
-    assert claims["cnf"] == {"x5t#S256": thumbprint(agents.a.identity.chain[0])}
+    assert claims["cnf"] == {
+        "x5t#S256": thumbprint(agents.a.identity.chain[0]),
+        "jkt": cert_jkt(agents.a.identity.chain[0]),
+    }
     assert claims["iss"] == daemon.spiffe_id
     assert (stolen.valid, stolen.reason) == (False, "binding_mismatch")
 

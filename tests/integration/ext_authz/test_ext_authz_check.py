@@ -11,6 +11,7 @@ import pytest
 from authz_env import AGENT_A, SEARCH, AuthzDaemon, Material
 
 from spiffebind.testing.envoy import check_request
+from spiffebind.token.dpop import DPOP_ALGS
 
 pytestmark = pytest.mark.integration
 
@@ -84,6 +85,7 @@ def test_authorization_details_type_route(
 
 
 INVALID_REQUEST = 'Bearer error="invalid_request", error_description="malformed"'
+NO_PROOF = f'DPoP error="invalid_dpop_proof", error_description="proof_invalid", algs="{DPOP_ALGS}"'
 
 
 def _invalid(reason: str) -> tuple[str, str]:
@@ -94,7 +96,7 @@ def _invalid(reason: str) -> tuple[str, str]:
 # then the expected WWW-Authenticate and audit reason; every one of them is a 401.
 CASES = [
     ("no-token", None, "a", None, None, ("Bearer", "malformed")),
-    ("dpop-scheme", None, "a", "DPoP {read}", None, (INVALID_REQUEST, "malformed")),
+    ("dpop-scheme-without-proof", None, "a", "DPoP {read}", None, (NO_PROOF, "proof_invalid")),
     ("basic-scheme", None, "a", "Basic YWdlbnQ6c2VjcmV0", None, (INVALID_REQUEST, "malformed")),
     ("two-tokens", None, "a", "Bearer {read} {read}", None, (INVALID_REQUEST, "malformed")),
     ("not-a-jws", None, "a", "Bearer abc", None, _invalid("malformed")),

@@ -22,6 +22,7 @@ import grpc
 from cryptography import x509
 from envoy.service.auth.v3 import external_auth_pb2_grpc
 
+from spiffebind.api.socket import is_live
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.identity.pem import read_certificates
@@ -125,23 +126,37 @@ def _anchor(spire: SpireTestBed, top: x509.Certificate) -> x509.Certificate:
 
 
 def verify_verdict(stub: Stub, m: Materials, attempt: Attempt) -> str:
-    """The daemon's VerifyToken answer: ``valid`` or its reason code."""
+    """The daemon's VerifyToken answer (to the last send): ``valid`` or its reason code."""
     presented = (m.agent.cert,) if attempt.presented is None else attempt.presented
-    response = stub.VerifyToken(
-        pb.VerifyTokenRequest(
-            token=attempt.token,
-            audience=attempt.audience or m.audience,
-            peer_certificates=[der(c) for c in presented],
-            required_scopes=attempt.scopes,
-        ),
-        timeout=10,
+    request = pb.VerifyTokenRequest(
+        token=attempt.token,
+        audience=attempt.audience or m.audience,
+        peer_certificates=[der(c) for c in presented],
+        required_scopes=attempt.scopes,
     )
-    return VALID if response.valid else str(response.reason)
+    d = attempt.dpop
+    if d is not None:
+        digest = d.body_sha256 or b""
+        request.dpop.CopyFrom(
+            pb.DpopProof(proof=d.proof, method=d.method, uri=d.uri, body_sha256=digest)
+        )
+    answers = [stub.VerifyToken(request, timeout=10) for _ in range(d.sends if d else 1)]
+    return VALID if answers[-1].valid else str(answers[-1].reason)
+
+
+@contextmanager
+def authz_stub(socket: Path) -> Iterator[AuthzStub]:
+    """Envoy's Authorization service on a daemon's ext_authz socket, once it answers."""
+    wait_for(lambda: is_live(socket), timeout=15, what=f"ext_authz on {socket}")
+    with grpc.insecure_channel(f"unix:{socket}") as channel:
+        yield AuthzStub(channel)
 
 
 def check_verdict(stub: AuthzStub, m: Materials, attempt: Attempt) -> str:
-    """ext_authz's answer to the case as Envoy would ask: ``valid`` or its reason code."""
-    return answer_verdict(stub.Check(envoy_request(m, attempt), timeout=10))
+    """ext_authz's answer (to the last send) as Envoy would ask: ``valid`` or its reason."""
+    request = envoy_request(m, attempt)
+    sends = attempt.dpop.sends if attempt.dpop else 1
+    return [answer_verdict(stub.Check(request, timeout=10)) for _ in range(sends)][-1]
 
 
 def status_of(call: Callable[[], object]) -> tuple[grpc.StatusCode, str]:

@@ -12,8 +12,8 @@ import pytest
 from adapterkit import request, tool_verifier
 from prometheus_client import CollectorRegistry
 
+from spiffebind.asgi.middleware import MAX_BODY
 from spiffebind.mcp import BoundTokenVerifier, McpGuard, ToolCalls, metadata_path
-from spiffebind.mcp.guard import MAX_BODY
 from spiffebind.observe.audit import AuditLog, MemorySink
 from spiffebind.testing.attacks import InProcess
 from spiffebind.testing.forge import DROP

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -15,18 +14,6 @@ from spiffebind.service.ext_authz_routes import Route
 
 AUD = "spiffe://example.org/tools/search"
 BASE = ["run", "--workload-api", "unix:///tmp/agent.sock"]
-
-
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[DaemonConfig]:
-    """The config each ``run`` would start the daemon with (the daemon itself is not run)."""
-    configs: list[DaemonConfig] = []
-
-    def fake_run(config: DaemonConfig, *, log_level: str) -> None:
-        configs.append(config)
-
-    monkeypatch.setattr("spiffebind.daemon.run_daemon", fake_run)
-    return configs
 
 
 def _config(tmp_path: Path, data: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -19,17 +18,6 @@ ISSUER = {
     "algorithms": ["RS256"],
     "jwks": "http://127.0.0.1:4444/.well-known/jwks.json",
 }
-
-
-@pytest.fixture
-def started(monkeypatch: pytest.MonkeyPatch) -> list[DaemonConfig]:
-    configs: list[DaemonConfig] = []
-
-    def fake_run(config: DaemonConfig, *, log_level: str) -> None:
-        configs.append(config)
-
-    monkeypatch.setattr("spiffebind.daemon.run_daemon", fake_run)
-    return configs
 
 
 def _run(tmp_path: Path, issuers: object) -> tuple[int, str]:

@@ -1,4 +1,5 @@
-"""Reading a tool's WWW-Authenticate: only a Bearer ``invalid_token`` earns a retry."""
+"""Reading a tool's WWW-Authenticate: a Bearer or DPoP ``invalid_token`` earns a retry with a
+fresh token, a DPoP ``use_dpop_nonce`` one with the nonce."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from spiffebind.client.bearer import bearer_error, token_refused
+from spiffebind.client.bearer import challenge_error, nonce_demanded, token_refused
 
 REFUSED = 'Bearer realm="tools", error="invalid_token", error_description="revoked"'
 
@@ -27,8 +28,8 @@ REFUSED = 'Bearer realm="tools", error="invalid_token", error_description="revok
         ("", None),
     ],
 )
-def test_bearer_error(header: str, error: str | None) -> None:
-    assert bearer_error(header) == error
+def test_bearer_challenge_error(header: str, error: str | None) -> None:
+    assert challenge_error(header, "Bearer") == error
 
 
 @pytest.mark.parametrize(
@@ -38,10 +39,26 @@ def test_bearer_error(header: str, error: str | None) -> None:
         (403, REFUSED, False),
         (401, 'Bearer error="insufficient_scope"', False),
         (401, "", False),
+        (401, 'DPoP error="invalid_token", algs="ES256"', True),
+        (401, 'DPoP error="invalid_dpop_proof", algs="ES256"', False),
+        (401, 'DPoP error="use_dpop_nonce"', False),
     ],
 )
 def test_token_refused(status: int, header: str, refused: bool) -> None:
     assert token_refused(status, header) is refused
+
+
+@pytest.mark.parametrize(
+    ("status", "header", "demanded"),
+    [
+        (401, 'DPoP error="use_dpop_nonce", error_description="proof_invalid"', True),
+        (400, 'DPoP error="use_dpop_nonce"', False),
+        (401, 'Bearer error="use_dpop_nonce"', False),
+        (401, 'DPoP error="invalid_dpop_proof"', False),
+    ],
+)
+def test_nonce_demanded(status: int, header: str, demanded: bool) -> None:
+    assert nonce_demanded(status, header) is demanded
 
 
 TOKEN = st.text("abcdefghijklmnopqrstuvwxyz_-", min_size=1, max_size=12)
@@ -70,4 +87,4 @@ def test_error_of_a_well_formed_bearer_challenge_is_read_back(
     bearer = "Bearer " + ", ".join(f"{k}={quoted(v)}" for k, v in params)
     decoys = [f'{scheme} realm={quoted(v)}, error="invalid_token"' for scheme, v in others]
 
-    assert bearer_error(", ".join([*decoys, bearer])) == error
+    assert challenge_error(", ".join([*decoys, bearer]), "Bearer") == error

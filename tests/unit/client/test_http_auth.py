@@ -1,5 +1,6 @@
 """The httpx and requests adapters attach the agent's bound token and retry once when a tool
-refuses it, against an in-process fake agent and fake tools (no daemon, no TLS)."""
+refuses it, against an in-process fake agent and fake tools (no daemon, no TLS); here as
+over mTLS (``Bearer``), test_http_dpop.py for DPoP."""
 
 from __future__ import annotations
 
@@ -107,7 +108,7 @@ def sync_client(tool: FakeTool, auth: httpx.Auth) -> httpx.Client:
 
 
 def search_auth(agent: FakeAgent) -> BoundTokenAuth:
-    return BoundTokenAuth(agent, TOOL, ["search:read"], txn="task-1", ttl=60)
+    return BoundTokenAuth(agent, TOOL, ["search:read"], txn="task-1", ttl=60, proof="mtls")
 
 
 def test_httpx_attaches_the_cached_token_for_the_task(agent: FakeAgent) -> None:
@@ -183,7 +184,9 @@ def test_httpx_refuses_to_send_a_token_in_clear_text(agent: FakeAgent) -> None:
 
 def test_async_flow_retries_a_refused_token_once(agent: FakeAgent) -> None:
     tool = FakeTool(dead={"tok-1"})
-    auth = AsyncBoundTokenAuth(AsyncFakeAgent(agent), TOOL, ["search:read"], txn="task-1")
+    auth = AsyncBoundTokenAuth(
+        AsyncFakeAgent(agent), TOOL, ["search:read"], txn="task-1", proof="mtls"
+    )
 
     async def call() -> httpx.Response:
         transport = httpx.MockTransport(tool.httpx)
@@ -212,7 +215,7 @@ def test_sync_auth_on_an_async_client_fails_instead_of_sending_no_token(agent: F
 
 def test_async_auth_on_a_sync_client_fails_instead_of_sending_no_token(agent: FakeAgent) -> None:
     tool = FakeTool()
-    auth = AsyncBoundTokenAuth(AsyncFakeAgent(agent), TOOL)
+    auth = AsyncBoundTokenAuth(AsyncFakeAgent(agent), TOOL, proof="mtls")
 
     with sync_client(tool, auth) as http, pytest.raises(ConfigError, match="use BoundTokenAuth"):
         http.get(URL)
@@ -247,7 +250,7 @@ def requests_session(tool: FakeTool) -> requests.Session:
 
 
 def requests_auth(agent: FakeAgent) -> RequestsBoundTokenAuth:
-    return RequestsBoundTokenAuth(agent, TOOL, ["search:read"], txn="task-1")
+    return RequestsBoundTokenAuth(agent, TOOL, ["search:read"], txn="task-1", proof="mtls")
 
 
 def test_requests_refused_token_is_forgotten_and_retried_once_fresh(agent: FakeAgent) -> None:

@@ -30,7 +30,11 @@ AGENT_POD = ROOT / "examples" / "k8s" / "agent-pod.yaml"
 # The chart's kubeVersion floor and a recent release.
 KUBE_VERSIONS = ("1.25", "1.33")
 CRDS = {"PodMonitor"}  # kubernetes-validate has core schemas only
-VALUE_SETS = {"default": {}, "csi": yaml.safe_load((CHART / "ci" / "csi-values.yaml").read_text())}
+VALUE_SETS = {
+    "default": {},
+    "csi": yaml.safe_load((CHART / "ci" / "csi-values.yaml").read_text()),
+    "dpop": {"config": {"dpop_window": 300, "dpop_require_nonce": True}},
+}
 
 Doc = dict[str, Any]
 
@@ -217,6 +221,7 @@ BAD_VALUES = {
         "policy": {"rules": [{"id": "r", "clients": [], "audiences": [], "scope": ["x"]}]}
     },
     "negative_ttl": {"config": {"max_ttl": -1}},
+    "dpop_window_past_the_mcp_profile": {"config": {"dpop_window": 301}},
     "update_strategy_bogus": {"updateStrategy": {"type": "Recreate"}},
 }
 

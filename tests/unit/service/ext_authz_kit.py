@@ -16,6 +16,7 @@ from spiffebind.spiffeid import IdPattern
 from spiffebind.testing.envoy import envoy_url_encode
 from spiffebind.testing.pki import Authority, Issued
 from spiffebind.token import SigningIdentity, StaticBundles, Verifier, VerifierSettings, mint
+from spiffebind.token.dpop import NonceSource
 
 NOW = 1_900_000_000
 SIGNER_ID = "spiffe://example.org/spiffebind/node-1"
@@ -79,12 +80,13 @@ class Kit:
             **kwargs,
         ).token
 
-    def authz(self, **settings: Any) -> ExtAuthz:
+    def authz(self, dpop_nonces: NonceSource | None = None, **settings: Any) -> ExtAuthz:
         verifier = Verifier(
             VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
             bundles=StaticBundles(self.bundles),
             clock=self.clock,
             revocation=self.revoked,
+            dpop_nonces=dpop_nonces,
         )
         settings.setdefault("routes", ROUTES)
         return ExtAuthz(verifier, ExtAuthzSettings(**settings))

@@ -12,11 +12,6 @@ from spiffebind.token import VerifiedToken, thumbprint
 INVALID = 'Bearer error="invalid_token", error_description="{}"'
 
 
-@pytest.fixture(scope="module")
-def kit() -> Kit:
-    return Kit.build()
-
-
 @pytest.fixture(autouse=True)
 def _reset(kit: Kit) -> None:
     kit.clock.t = NOW
@@ -67,7 +62,7 @@ def test_no_authorization_header_gets_a_bare_challenge(kit: Kit) -> None:
     "authorization",
     [
         pytest.param("Basic YWxhZGRpbjpvcGVuc2VzYW1l", id="basic-scheme"),
-        pytest.param("DPoP eyJhbGciOiJFUzI1NiJ9.e30.sig", id="dpop-scheme"),
+        pytest.param("DPoP", id="dpop-without-token"),
         pytest.param("Bearer", id="bearer-without-token"),
         pytest.param("Bearer a.b.c, Bearer d.e.f", id="two-headers-joined"),
         pytest.param("Bearer a.b c", id="space-in-token"),

@@ -1,4 +1,4 @@
-"""Bearer tokens, Envoy's URL-encoded PEM and XFCC, parsed strictly into reason codes."""
+"""Bearer and DPoP tokens, Envoy's URL-encoded PEM and XFCC, parsed strictly into reason codes."""
 
 from __future__ import annotations
 
@@ -6,25 +6,23 @@ import pytest
 from ext_authz_kit import AGENT_ID, Kit, leaf_pem, sha256_hex
 
 from spiffebind.errors import Reason, TokenRejected
-from spiffebind.service.ext_authz_credentials import bearer_token, forwarded_client, pem_chain
+from spiffebind.service.ext_authz_credentials import access_token, forwarded_client, pem_chain
 from spiffebind.testing.envoy import envoy_url_encode
 from spiffebind.token import thumbprint
 
 
-@pytest.fixture(scope="module")
-def kit() -> Kit:
-    return Kit.build()
+def test_access_token() -> None:
+    assert access_token("Bearer abc.DEF-_~+/.x==") == ("Bearer", "abc.DEF-_~+/.x==")
+    assert access_token("bEaReR   t") == ("Bearer", "t")
+    assert access_token("dpop t") == ("DPoP", "t")
 
 
-def test_bearer_token() -> None:
-    assert bearer_token("Bearer abc.DEF-_~+/.x==") == "abc.DEF-_~+/.x=="
-    assert bearer_token("bEaReR   t") == "t"
-
-
-@pytest.mark.parametrize("value", ["Basic dTpw", "DPoP t", "Bearer", "Bearer a,b", "Bearer a=b"])
-def test_not_one_bearer_token_is_malformed(value: str) -> None:
+@pytest.mark.parametrize(
+    "value", ["Basic dTpw", "DPoP", "Bearer", "Bearer a,b", "Bearer a=b", "DPoP a, DPoP b"]
+)
+def test_not_one_bound_token_is_malformed(value: str) -> None:
     with pytest.raises(TokenRejected) as caught:
-        bearer_token(value)
+        access_token(value)
     assert caught.value.reason is Reason.MALFORMED
 
 

@@ -32,6 +32,7 @@ from spiffebind.errors import (
 )
 from spiffebind.policy import request_from_claims
 from spiffebind.token import thumbprint
+from spiffebind.token.jwk import cert_jkt
 
 
 @pytest.fixture
@@ -71,7 +72,10 @@ def test_upstream_grant_binds_the_users_authority_to_the_caller(world: ExchangeW
         "task-1",
         DAEMON_ID,
     )
-    assert c["cnf"] == {"x5t#S256": thumbprint(world.planner.cert)}
+    assert c["cnf"] == {
+        "x5t#S256": thumbprint(world.planner.cert),
+        "jkt": cert_jkt(world.planner.cert),
+    }
     assert c["exp"] == NOW + 120  # never later than the upstream token
     assert (exchanged.kind, exchanged.chain) == ("upstream", (USER_ID, PLANNER_ID))
     assert exchanged.decision.rule_id == "planner-for-users"
@@ -94,7 +98,10 @@ def test_three_hops_narrow_and_the_tool_sees_the_whole_chain(world: ExchangeWorl
     )
     assert claims["authorization_details"] == [TOOL]
     assert claims["exp"] == NOW + 200
-    assert claims["cnf"] == {"x5t#S256": thumbprint(world.research.cert)}
+    assert claims["cnf"] == {
+        "x5t#S256": thumbprint(world.research.cert),
+        "jkt": cert_jkt(world.research.cert),
+    }
     # policy reads the token the way exchange judged it
     request = request_from_claims(claims)
     assert request is not None

@@ -21,6 +21,7 @@ from spiffebind.errors import IdentityError, Reason, RequestRejected, TokenRejec
 from spiffebind.spiffeid import IdPattern
 from spiffebind.testing.pki import Authority
 from spiffebind.token import StaticBundles, Verifier, VerifierSettings, thumbprint
+from spiffebind.token.jwk import cert_jkt
 
 
 @pytest.fixture
@@ -39,7 +40,10 @@ def test_token_is_bound_to_the_caller_and_remembered(world: World) -> None:
     claims = issued.minted.claims
 
     assert (claims["iss"], claims["sub"], claims["client_id"]) == (DAEMON_ID, AGENT_ID, AGENT_ID)
-    assert claims["cnf"] == {"x5t#S256": thumbprint(world.agent.cert)}
+    assert claims["cnf"] == {
+        "x5t#S256": thumbprint(world.agent.cert),
+        "jkt": cert_jkt(world.agent.cert),
+    }
     assert (claims["aud"], claims["scope"], claims["txn"]) == (SEARCH, "search:read", "t-1")
     assert issued.decision.rule_id == "agents-search"
     record = world.ledger.lookup(claims["jti"])

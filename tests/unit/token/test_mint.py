@@ -14,6 +14,7 @@ from spiffebind.errors import IdentityError, Reason, RequestRejected
 from spiffebind.testing.pki import Issued
 from spiffebind.token import MintedToken, SigningIdentity, mint
 from spiffebind.token.jose import parse_compact
+from spiffebind.token.jwk import cert_jkt
 
 
 def _mint(world: World, signer: Issued | None = None, **kwargs: Any) -> MintedToken:
@@ -52,7 +53,7 @@ def test_header_and_claims(world: World) -> None:
         "jti": "BwcHBwcHBwcHBwcHBwcHBw",
         "scope": "search:read search:list",
         "txn": "task-1",
-        "cnf": {"x5t#S256": x5t(world.agent.cert)},
+        "cnf": {"x5t#S256": x5t(world.agent.cert), "jkt": cert_jkt(world.agent.cert)},
     }
     assert minted.exp == NOW + 300
 

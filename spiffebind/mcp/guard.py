@@ -43,6 +43,7 @@ from spiffebind.mcp.grant import TOOLS_DETAIL_TYPE, NotJsonRpc, ToolGrant, calle
 from spiffebind.observe.tool_calls import ToolCalls
 from spiffebind.token import VerifiedToken, thumbprint
 from spiffebind.token.claims import scopes
+from spiffebind.token.dpop import DPOP_ALGS
 from spiffebind.verifier.http import Denial, HttpGuard, RequestLine, denial
 from spiffebind.verifier.tool import ToolVerifier
 
@@ -118,6 +119,7 @@ class McpGuard:
                 scopes_supported=[*self._scopes, *(grant.scope_for(t) for t in tools)] or None,
                 bearer_methods_supported=["header"],
                 tls_client_certificate_bound_access_tokens=True,
+                dpop_signing_alg_values_supported=DPOP_ALGS.split(),
                 authorization_details_types_supported=[TOOLS_DETAIL_TYPE],
             )
             .model_dump_json(exclude_none=True)

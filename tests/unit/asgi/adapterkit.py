@@ -40,6 +40,7 @@ def request(
     pems = [c.public_bytes(Encoding.PEM).decode() for c in chain] if tls_pems is None else tls_pems
     scope: dict[str, Any] = {
         "type": "http",
+        "scheme": "https",
         "method": method,
         "path": path,
         "headers": [(k.lower().encode(), v.encode()) for k, v in headers],

@@ -186,5 +186,6 @@ def test_the_metadata_route_says_how_tokens_are_bound(world: InProcess) -> None:
         "scopes_supported": ["tool:search", "tool:delete"],
         "bearer_methods_supported": ["header"],
         "tls_client_certificate_bound_access_tokens": True,
+        "dpop_signing_alg_values_supported": ["ES256", "ES384", "EdDSA", "RS256"],
         "authorization_details_types_supported": ["mcp_tools"],
     }

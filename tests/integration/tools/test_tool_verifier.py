@@ -16,14 +16,16 @@ from toolkit import (
     verdict,
 )
 
-from spiffebind.testing.agents import SEARCH_POLICY, Agent, connect
+from spiffebind.testing.agents import SEARCH, SEARCH_POLICY, Agent, connect
 from spiffebind.testing.agents import verify as verify_token
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.testing.spire import SpireTestBed
 from spiffebind.token import thumbprint
-from spiffebind.verifier import Presented, ToolVerifier
+from spiffebind.verifier import Presented, ToolVerifier, from_workload_api
 
 pytestmark = pytest.mark.integration
+
+TOOL_IN_PYTEST = "spiffe://example.org/tools/in-pytest"
 
 
 def daemon_verdict(stub: Stub, token: str, presenter: Agent) -> str:
@@ -87,3 +89,25 @@ def test_a_stopped_daemon_fails_closed_after_the_bound_then_recovers(
         eventually(v, token, a, "revocation_unavailable")
         own.start()
         eventually(v, token, a, VALID)
+
+
+def test_from_workload_api_takes_bundles_from_spire_and_revocations_from_the_daemon(
+    spire: SpireTestBed, daemon: DaemonProcess, node: Node, tool_agents: tuple[Agent, Agent]
+) -> None:
+    a, b = tool_agents
+    entry = spire.create_entry(TOOL_IN_PYTEST, uid=0, gid=0, x509_svid_ttl=300)
+    try:
+        spire.wait_for_svid(TOOL_IN_PYTEST, uid=0, gid=0)
+        with from_workload_api(
+            SEARCH,
+            issuers=["spiffe://example.org/spiffebind/*"],
+            endpoint=spire.agent.endpoint,
+            daemon_socket=daemon.socket,
+        ) as verifier:
+            assert verifier.revocations is not None
+            verifier.revocations.wait_synced(15)
+            token = node.token(a, "tv-workload-api")
+            assert verdict(verifier, token, a) == VALID
+            assert verdict(verifier, token, b) == "binding_mismatch"
+    finally:
+        spire.delete_entry(entry)

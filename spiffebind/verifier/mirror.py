@@ -121,11 +121,14 @@ class RevocationMirror:
             incoming: dict[bytes, int] | None = None
             try:
                 for update in self._call:
+                    if self._stopped.is_set():  # closed while the call was being made
+                        break
                     received = True
                     incoming = self._apply(update, incoming)
             except grpc.RpcError:
                 pass
             finally:
+                self._call.cancel()
                 self._call = None
         return received
 

@@ -78,6 +78,10 @@ proto: venv ## Regenerate the gRPC code from spiffebind/api/v1/*.proto (committe
 demo: install ## The main job end to end, narrated and checked, against real SPIRE (needs root)
 	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" $(PY) -m spiffebind.demo
 
+.PHONY: demo-mcp
+demo-mcp: install ## An agent calls tools on a real MCP server through spiffebind's guard (needs root)
+	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" $(PY) -m spiffebind.demo.mcp_tools
+
 .PHONY: run
 run: install ## Start a throwaway SPIRE and run the daemon against it (Ctrl-C stops all)
 	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" $(PY) -m spiffebind.testing.spirebed

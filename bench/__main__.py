@@ -1,12 +1,13 @@
 """``python -m bench [SECTION...]``: run the benchmarks once, print tables, write results.json.
 
 Sections: ``inprocess`` (token core and servicer, no RPC), ``rpc`` (spiffebind against the
-SPIRE agent over Unix sockets with ghz), ``state`` (start-up, memory, revocations),
-``scale`` (distinct tokens) and ``dpop`` (verification with a DPoP proof against with the
-certificate, in-process and over the socket). All by default; ``rpc``, ``state``, ``scale``
-and ``dpop`` share one SPIRE test bed and one daemon, in that order, so later sections see
-the state earlier ones left (100k revocations and 10k live tokens from ``state``; the
-tokens ``rpc`` issued).
+SPIRE agent over Unix sockets with ghz), ``tools`` (a tool's in-process verifier against
+VerifyToken and ValidateJWTSVID), ``state`` (start-up, memory, revocations), ``scale``
+(distinct tokens) and ``dpop`` (verification with a DPoP proof against with the
+certificate, in-process and over the socket). All by default; ``rpc``, ``state``, ``tools``,
+``scale`` and ``dpop`` share one SPIRE test bed and one daemon, in that order, so later
+sections see the state earlier ones left (100k revocations and 10k live tokens from
+``state``; the tokens ``rpc`` issued).
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import dpop, inprocess, report, servicer, state
+from bench import dpop, inprocess, report, servicer, state, tools
 from bench import ghz as g
 from bench.rig import Rig
 from bench.rpc import Comparison
 
 RESULTS = Path(__file__).with_name("results.json")
-SECTIONS = ("inprocess", "state", "rpc", "scale", "dpop")
-NEEDS_GHZ = {"state", "rpc", "scale"}
+SECTIONS = ("inprocess", "state", "rpc", "tools", "scale", "dpop")
+NEEDS_GHZ = {"state", "rpc", "tools", "scale"}
 
 
 def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -44,6 +45,8 @@ def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> No
                 "issue": comparison.issue(),
             }
             meta["load_avg_1m"].append(os.getloadavg()[0])
+        if "tools" in wanted:
+            results["tools"] = tools.run(rig, Comparison(rig, ghz))
         if "scale" in wanted:
             results["scale"] = state.scale(rig, ghz)
         if "dpop" in wanted:
@@ -64,7 +67,7 @@ def main(argv: list[str]) -> None:
         results["inprocess_verify"] = inprocess.run()
         with servicer.verify_call() as call:
             results["servicer_verify_cpu_us"] = round(servicer.per_call_us(call), 1)
-    if wanted & {"rpc", "state", "scale", "dpop"}:
+    if wanted & {"rpc", "state", "tools", "scale", "dpop"}:
         _live(wanted, results, meta)
     meta["load_avg_1m"] = [round(x, 2) for x in [*meta["load_avg_1m"], os.getloadavg()[0]]]
     results["machine"] = meta

@@ -142,7 +142,8 @@ class Comparison:
             required_scopes=["search:read"],
         )
 
-    def verify(self) -> dict[str, Any]:
+    def _verify_data(self) -> str:
+        """A VerifyTokenRequest as ghz's JSON."""
         request = self.verify_request()
         data = {
             "token": request.token,
@@ -150,7 +151,10 @@ class Comparison:
             "peer_certificates": [base64.b64encode(c).decode() for c in request.peer_certificates],
             "required_scopes": list(request.required_scopes),
         }
-        return self._against_validation(self._ours, VERIFY_METHOD, json.dumps(data))
+        return json.dumps(data)
+
+    def verify(self) -> dict[str, Any]:
+        return self._against_validation(self._ours, VERIFY_METHOD, self._verify_data())
 
     def ext_authz(self) -> dict[str, Any]:
         """Envoy's Check on the ext_authz socket, the request built as Envoy builds it: the
@@ -167,6 +171,18 @@ class Comparison:
         )
         data = json_format.MessageToJson(request)
         return self._against_validation(self._ext_authz, CHECK_METHOD, data)
+
+    def single(self, which: str, seconds: float = SECONDS) -> g.Sample:
+        """One client, one call at a time: ``verify`` (VerifyToken over the socket) or
+        ``validate`` (SPIRE's ValidateJWTSVID), for the in-process verifier's comparison."""
+        if which == "verify":
+            data = self._verify_data()
+            call = replace(self._ours, method=VERIFY_METHOD)
+        else:
+            data = json.dumps({"audience": AUDIENCE, "svid": self.rig.jwt_svid()})
+            call = replace(self._spire, method=VALIDATE_METHOD)
+        g.run(self.ghz, call, concurrency=1, data=data, seconds=1.0)
+        return g.run(self.ghz, call, concurrency=1, data=data, seconds=seconds)
 
     def _against_validation(self, call: g.Call, method: str, data: str) -> dict[str, Any]:
         """``method`` with ``data`` against SPIRE's ValidateJWTSVID of the agent's JWT-SVID,

@@ -117,6 +117,7 @@ def build_parts(
         revocation=revocation,
         verifier=verifier,
         decisions=decisions,
+        revocations=revocations,
         exchange=exchange,
     )
     return Parts(servicer, verifier)

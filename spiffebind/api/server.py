@@ -21,6 +21,7 @@ from grpc_reflection.v1alpha import reflection
 from spiffebind.api import socket as sock
 from spiffebind.api.admission import Admission, AdmissionInterceptor
 from spiffebind.api.interceptors import DecodingInterceptor
+from spiffebind.api.servicer import TokenServicer
 from spiffebind.api.v1 import spiffebind_pb2, spiffebind_pb2_grpc
 from spiffebind.wire import MAX_MESSAGE_BYTES
 
@@ -138,7 +139,7 @@ class ApiServer(SocketServer):
     def __init__(
         self,
         listener: Listener,
-        servicer: spiffebind_pb2_grpc.TokenServiceServicer,
+        servicer: TokenServicer,
         interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
     ) -> None:
         super().__init__(listener, interceptors)
@@ -172,6 +173,9 @@ class ApiServer(SocketServer):
             await self.health.set(name, status)
 
     async def stop(self, grace: float) -> None:
+        """Health watchers and revocation watchers are told first: their streams never end
+        by themselves and would otherwise hold the stop for the whole grace period."""
         if self._server is not None:
             await self.health.enter_graceful_shutdown()
+            self._servicer.end_watches()
         await super().stop(grace)

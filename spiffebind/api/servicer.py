@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 import grpc
@@ -16,6 +16,7 @@ from cryptography import x509
 
 from spiffebind.api.errors import translated
 from spiffebind.api.info import InfoSource
+from spiffebind.api.revocation_watch import Watchable, updates
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.errors import (
@@ -71,9 +72,12 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         revocation: Revocation,
         verifier: Verifier,
         decisions: Decisions,
+        revocations: Watchable,
         exchange: Exchange | None = None,
     ) -> None:
         self._exchange = exchange
+        self._revocations = revocations
+        self._closing = asyncio.Event()
         self._info = info
         self._issuance = issuance
         self._revocation = revocation
@@ -205,6 +209,18 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
             txn=revoked.txn or "",
             expires_at=int(revoked.until),
         )
+
+    async def WatchRevocations(
+        self, request: pb.WatchRevocationsRequest, context: Context
+    ) -> AsyncIterator[pb.RevocationUpdate]:
+        async for update in updates(self._revocations, request, context, self._closing):
+            yield update
+
+    def end_watches(self) -> None:
+        """End every WatchRevocations stream now (the daemon is stopping); new ones are
+        still served, so a server started again on the socket needs no reset."""
+        self._closing.set()
+        self._closing = asyncio.Event()
 
 
 def _granted(grant: Issued | Exchanged) -> dict[str, Any]:

@@ -19,7 +19,8 @@ too; a ``use_dpop_nonce`` challenge is answered once with the tool's nonce.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Generator
+import ssl
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import Any
 
 import httpx
@@ -31,14 +32,14 @@ from spiffebind.errors import ConfigError
 
 
 class _Attaching(Asking[S]):
-    """Headers onto an httpx request; whether a response calls for the one retry."""
+    """Headers onto an httpx (or httpx2) request; whether a response calls for the one retry."""
 
-    def _authorized(self, request: httpx.Request, token: BoundToken) -> httpx.Request:
+    def _authorized(self, request: Any, token: BoundToken) -> Any:
         url, body = str(request.url), request.content
         request.headers.update(self._headers(token, request.method, url, body))
         return request
 
-    def _again(self, response: httpx.Response, token: BoundToken) -> bool:
+    def _again(self, response: Any, token: BoundToken) -> bool:
         return self._retry(response.status_code, response.headers, token.jti)
 
 
@@ -59,22 +60,25 @@ class BoundTokenAuth(_Attaching[TokenSource], httpx.Auth):
         raise ConfigError("BoundTokenAuth is for httpx.Client; use AsyncBoundTokenAuth")
 
 
-class AsyncBoundTokenAuth(_Attaching[AsyncTokenSource], httpx.Auth):
-    """Bound tokens from an :class:`~spiffebind.client.AsyncAgentClient`, for
-    ``httpx.AsyncClient``."""
+class AsyncBoundFlow(_Attaching[AsyncTokenSource]):
+    """The asyncio flow of :class:`AsyncBoundTokenAuth`, for any Auth base with httpx's flow
+    protocol (httpx, and httpx2 under the ``mcp`` SDK: :mod:`spiffebind.mcp.client`)."""
 
-    async def async_auth_flow(
-        self, request: httpx.Request
-    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+    async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
         await request.aread()
         token = await self._ask.of_async(self._agent)
         response = yield self._authorized(request, token)
         if self._again(response, token):
             yield self._authorized(request, await self._ask.of_async(self._agent))
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+    def auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         """httpx's fallback for the flow this class lacks: fail instead of sending no token."""
-        raise ConfigError("AsyncBoundTokenAuth is for httpx.AsyncClient; use BoundTokenAuth")
+        raise ConfigError(f"{type(self).__name__} is for asyncio clients; use BoundTokenAuth")
+
+
+class AsyncBoundTokenAuth(AsyncBoundFlow, httpx.Auth):
+    """Bound tokens from an :class:`~spiffebind.client.AsyncAgentClient`, for
+    ``httpx.AsyncClient``."""
 
 
 class SvidTransport(httpx.BaseTransport):
@@ -94,13 +98,14 @@ class SvidTransport(httpx.BaseTransport):
             pool.close()
 
 
-class AsyncSvidTransport(httpx.AsyncBaseTransport):
-    """``httpx.AsyncHTTPTransport`` over the current SVID; ``options`` go to each one made."""
+class AsyncPooled:
+    """Requests over the pool of the current SVID's context; ``make`` builds a pool (an
+    asyncio transport of httpx or httpx2) for a context."""
 
-    def __init__(self, tls: SvidTLS, **options: Any) -> None:
-        self._pools = PoolPerContext(tls, lambda c: httpx.AsyncHTTPTransport(verify=c, **options))
+    def __init__(self, tls: SvidTLS, make: Callable[[ssl.SSLContext], Any]) -> None:
+        self._pools = PoolPerContext(tls, make)
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+    async def handle_async_request(self, request: Any) -> Any:
         pool, retired = self._pools.current()
         for old in retired:
             await old.aclose()
@@ -111,7 +116,14 @@ class AsyncSvidTransport(httpx.AsyncBaseTransport):
             await pool.aclose()
 
 
-def _over_mtls(auth: httpx.Auth | None) -> httpx.Auth | None:
+class AsyncSvidTransport(AsyncPooled, httpx.AsyncBaseTransport):
+    """``httpx.AsyncHTTPTransport`` over the current SVID; ``options`` go to each one made."""
+
+    def __init__(self, tls: SvidTLS, **options: Any) -> None:
+        super().__init__(tls, lambda c: httpx.AsyncHTTPTransport(verify=c, **options))
+
+
+def over_mtls(auth: Any) -> Any:
     """Our auth on an mTLS client proves possession by the certificate, not by DPoP."""
     if isinstance(auth, _Attaching):
         auth.over_mtls()
@@ -122,7 +134,7 @@ def mtls_client(tls: SvidTLS, *, auth: httpx.Auth | None = None, **options: Any)
     """An ``httpx.Client`` (``options`` passed on) over :class:`SvidTransport`; a
     :class:`BoundTokenAuth` given here sends ``Bearer`` (the certificate is the proof).
     Proxies from the environment are ignored: httpx would route around the transport."""
-    auth = _over_mtls(auth)
+    auth = over_mtls(auth)
     return httpx.Client(transport=SvidTransport(tls), auth=auth, trust_env=False, **options)
 
 
@@ -130,7 +142,7 @@ def mtls_async_client(
     tls: SvidTLS, *, auth: httpx.Auth | None = None, **options: Any
 ) -> httpx.AsyncClient:
     """The ``httpx.AsyncClient`` twin of :func:`mtls_client`."""
-    auth = _over_mtls(auth)
+    auth = over_mtls(auth)
     return httpx.AsyncClient(
         transport=AsyncSvidTransport(tls), auth=auth, trust_env=False, **options
     )

@@ -28,6 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from spiffebind.errors import PeerError, Reason, RejectedError
+from spiffebind.identity.source import Identity, IdentitySource
 from spiffebind.token import SigningIdentity, spiffe_id_of
 
 TMPFS = Path("/dev/shm")  # noqa: S108 - only ever the parent of a fresh mkdtemp
@@ -54,6 +55,34 @@ def server_context(
 ) -> ssl.SSLContext:
     """Presents ``svid`` and requires a client certificate chaining to ``authorities``."""
     return _configure(ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER), svid, authorities, key_dir)
+
+
+class FollowingServerContext:
+    """Server TLS that always presents the source's current SVID and trusts its current bundle.
+
+    Each identity update builds a fresh :func:`server_context`; the handshake's SNI callback
+    (OpenSSL calls it for every ClientHello, with or without SNI) switches the connection to
+    the newest one. No live context is ever modified, so updates on the source's thread never
+    race handshakes. Pass :attr:`context` to the server (uvicorn's ``ssl_context_factory``).
+    """
+
+    def __init__(self, source: IdentitySource, *, key_dir: Path | None = None) -> None:
+        self._key_dir = key_dir
+        self.context = self._current = self._build(source.current())
+        self.context.sni_callback = self._switch
+        source.subscribe(self._update)
+
+    def _build(self, identity: Identity) -> ssl.SSLContext:
+        bundle = identity.x509_bundles[identity.trust_domain]
+        return server_context(identity.signing, bundle, key_dir=self._key_dir)
+
+    def _update(self, identity: Identity) -> None:
+        self._current = self._build(identity)
+
+    def _switch(
+        self, connection: ssl.SSLObject, server_name: str | None, _: ssl.SSLContext
+    ) -> None:
+        connection.context = self._current
 
 
 def peer_chain_der(sock: ssl.SSLSocket | ssl.SSLObject) -> list[bytes]:

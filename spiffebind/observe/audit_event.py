@@ -42,6 +42,7 @@ class EventKind(StrEnum):
     INTROSPECT = "introspect"
     REVOKE = "revoke"
     EXT_AUTHZ = "ext_authz"
+    TOOL_CALL = "tool_call"
     POLICY_RELOAD = "policy_reload"
     IDENTITY_ROTATION = "identity_rotation"
     STARTUP = "startup"

@@ -63,7 +63,8 @@ def dropped_authorities(before: X509Bundles, after: X509Bundles) -> int:
     return sum(cert not in after.get(td, ()) for td, certs in before.items() for cert in certs)
 
 
-def _token_fields(claims: Mapping[str, Any], chain: Sequence[str] = ()) -> dict[str, Any]:
+def token_fields(claims: Mapping[str, Any], chain: Sequence[str] = ()) -> dict[str, Any]:
+    """The audit fields that describe a token: who holds it, for whom, for what."""
     aud = claims.get("aud", ())
     return {
         "client_id": str(claims.get("client_id", "")),
@@ -104,7 +105,7 @@ class Decisions:
             Decision.ALLOW,
             rule=issued.decision.rule_id or "",
             latency=latency,
-            **_token_fields(issued.minted.claims),
+            **token_fields(issued.minted.claims),
         )
         self._metrics.issued.labels(result="allow", reason="").inc()
 
@@ -122,7 +123,7 @@ class Decisions:
             Decision.ALLOW,
             rule=exchanged.decision.rule_id or "",
             latency=latency,
-            **_token_fields(claims, exchanged.chain),
+            **token_fields(claims, exchanged.chain),
         )
         self._metrics.exchanges.labels(result="allow", reason="", subject=exchanged.kind).inc()
 
@@ -181,14 +182,14 @@ class Decisions:
             else:
                 self._metrics.audit_dropped.inc()
             return
-        fields = _token_fields(outcome.claims, outcome.chain)
+        fields = token_fields(outcome.claims, outcome.chain)
         self.record(event, Decision.ALLOW, **common, **fields)
         self._metrics.verifications.labels(result="allow", reason="", source=source).inc()
 
     def introspected(self, verified: VerifiedToken | None, exc: RejectedError | None) -> None:
         """Introspection is a lookup, not an authorization: audited, not counted."""
         if verified is not None:
-            fields = _token_fields(verified.claims, verified.chain)
+            fields = token_fields(verified.claims, verified.chain)
             self.record(EventKind.INTROSPECT, Decision.ALLOW, **fields)
         else:
             reason = exc.reason.value if exc else ""

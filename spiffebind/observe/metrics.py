@@ -52,6 +52,13 @@ REVOCATION_KINDS = ("jti", "txn")
 INVALIDATION_CAUSES = ("rotation", "revocation", "task_end")
 
 
+def zero_decisions(counter: Counter, **labels: str) -> None:
+    """The allow series and one deny series per reason code, at 0 from the start."""
+    counter.labels(result="allow", reason="", **labels)
+    for reason in Reason:
+        counter.labels(result="deny", reason=reason.value, **labels)
+
+
 def new_registry() -> CollectorRegistry:
     """A registry of our own with the standard process, platform and GC collectors, so the
     daemon exports ``process_*`` and ``python_*`` without touching the global REGISTRY."""
@@ -200,13 +207,9 @@ class Metrics:
             self.handling_seconds.labels(
                 grpc_service=service, grpc_method=method, grpc_code="OK", grpc_type="unary"
             )
-        self.issued.labels(result="allow", reason="")
-        for reason in Reason:
-            self.issued.labels(result="deny", reason=reason.value)
+        zero_decisions(self.issued)
         for source in VERIFICATION_SOURCES:
-            self.verifications.labels(result="allow", reason="", source=source)
-            for reason in Reason:
-                self.verifications.labels(result="deny", reason=reason.value, source=source)
+            zero_decisions(self.verifications, source=source)
         for subject in EXCHANGE_SUBJECTS:
             self.exchanges.labels(result="allow", reason="", subject=subject)
         for kind in REVOCATION_KINDS:
@@ -217,3 +220,17 @@ class Metrics:
             self.workload_api_reconnects.labels(stream=stream)
         for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result=result)
+
+
+class ToolMetrics:
+    """The instruments of a tool guarded in-process (:mod:`spiffebind.mcp`), on the tool's
+    own registry: one increment per tool call, as the daemon counts its verifications."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.tool_calls = Counter(
+            "spiffebind_tool_calls_total",
+            "MCP tool calls judged in-process, by result and reason code.",
+            ["result", "reason"],
+            registry=registry,
+        )
+        zero_decisions(self.tool_calls)

@@ -23,6 +23,7 @@ from spiffebind.service.ext_authz_credentials import (
     access_token,
     forwarded_client,
     pem_chain,
+    verify_presented,
 )
 from spiffebind.service.ext_authz_routes import (
     CONTEXT_PREFIX,
@@ -35,7 +36,6 @@ from spiffebind.service.ext_authz_routes import (
 )
 from spiffebind.token import VerifiedToken, Verifier, thumbprint
 from spiffebind.token.dpop import DPOP_ALGS, DpopRequest
-from spiffebind.token.verify import bound_thumbprint, check_binding_match, check_scopes
 
 XFCC = "x-forwarded-client-cert"
 NONCE_HEADER = "dpop-nonce"
@@ -110,14 +110,6 @@ def check_details_type(claims: Mapping[str, Any], required: str) -> None:
         raise TokenRejected(Reason.INSUFFICIENT_SCOPE, f"no authorization_details {required!r}")
 
 
-def check_forwarded(claims: Mapping[str, Any], presented: Presented) -> None:
-    """Steps 11-13 for a client known only by hash and SPIFFE ID: the proxy validated its
-    chain, so only the binding and the presenter's name are left to compare."""
-    check_binding_match(bound_thumbprint(claims), presented.x5t)
-    if presented.spiffe_id != claims["client_id"]:
-        raise TokenRejected(Reason.PRESENTER_MISMATCH, "presenter is not the token's client_id")
-
-
 def upstream_headers(verified: VerifiedToken) -> tuple[tuple[str, str], ...]:
     """``x-spiffebind-*`` for the upstream service: who is calling, for whom, with what."""
     c = verified.claims
@@ -154,7 +146,7 @@ class ExtAuthz:
         presenter = ""
         try:
             if scheme == DPOP:
-                verified = self._verify_dpop(token, route, request.dpop())
+                verified = self._verify(token, route, request.dpop())
             else:
                 presented = self._presented(request)
                 presenter = thumbprint(presented.chain[0]) if presented.chain else presented.x5t
@@ -196,30 +188,11 @@ class ExtAuthz:
             return forwarded_client(xfcc) if xfcc else Presented()
         return Presented(chain=pem_chain(request.certificate))
 
-    def _verify(self, token: str, route: Route, presented: Presented) -> VerifiedToken:
-        if presented.chain or not presented.x5t:
-            verified = self._verifier.verify(
-                token,
-                audience=route.audience,
-                presented_chain=presented.chain,
-                required_scopes=route.scopes,
-            )
-        else:
-            verified = self._verifier.verify(
-                token, audience=route.audience, presented_chain=None, check_binding=False
-            )
-            check_forwarded(verified.claims, presented)
-            check_scopes(verified.claims, route.scopes)
-        check_details_type(verified.claims, route.authorization_details_type)
-        return verified
-
-    def _verify_dpop(self, token: str, route: Route, dpop: DpopRequest) -> VerifiedToken:
-        verified = self._verifier.verify(
-            token,
-            audience=route.audience,
-            presented_chain=None,
-            required_scopes=route.scopes,
-            dpop=dpop,
+    def _verify(
+        self, token: str, route: Route, presented: Presented | DpopRequest
+    ) -> VerifiedToken:
+        verified = verify_presented(
+            self._verifier, token, audience=route.audience, presented=presented, scopes=route.scopes
         )
         check_details_type(verified.claims, route.authorization_details_type)
         return verified

@@ -1,4 +1,4 @@
-"""What a request behind Envoy presents: its access token and the client certificate.
+"""What a request presents: its access token and the client certificate, and their checks.
 
 Envoy hands over headers as text and the mTLS peer certificate as URL-encoded PEM; a front
 proxy that terminated mTLS describes its client in ``x-forwarded-client-cert`` (XFCC). All
@@ -8,14 +8,24 @@ three are attacker-influenced text, so parsing is strict and every failure is a 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote
 
 from cryptography import x509
 
 from spiffebind.errors import Reason, TokenRejected
 from spiffebind.spiffeid import parse_spiffe_id
+from spiffebind.token import VerifiedToken, Verifier
+from spiffebind.token.dpop import DpopRequest
 from spiffebind.token.jose import b64url_encode
+from spiffebind.token.verify import (
+    bound_thumbprint,
+    check_binding_match,
+    check_detail_types,
+    check_scopes,
+)
 
 # RFC 6750 section 2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
 _B64TOKEN = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
@@ -131,3 +141,39 @@ def forwarded_client(xfcc: str) -> Presented:
     except ValueError:
         raise _not_presenter("x-forwarded-client-cert URI is not a SPIFFE ID") from None
     return Presented(x5t=b64url_encode(bytes.fromhex(digest)), spiffe_id=spiffe_id)
+
+
+def check_forwarded(claims: Mapping[str, Any], presented: Presented) -> None:
+    """Steps 11-13 for a client known only by hash and SPIFFE ID: the proxy validated its
+    chain, so only the binding and the presenter's name are left to compare."""
+    check_binding_match(bound_thumbprint(claims), presented.x5t)
+    if presented.spiffe_id != claims["client_id"]:
+        raise TokenRejected(Reason.PRESENTER_MISMATCH, "presenter is not the token's client_id")
+
+
+def verify_presented(
+    verifier: Verifier,
+    token: str,
+    *,
+    audience: str,
+    presented: Presented | DpopRequest,
+    scopes: Sequence[str] = (),
+    detail_types: Sequence[str] = (),
+) -> VerifiedToken:
+    """The verifier's checks for whatever the caller presented: a DPoP proof with its request,
+    its chain (every step), or a trusted proxy's hash and SPIFFE ID of it (steps 11-13 by
+    :func:`check_forwarded`)."""
+    if isinstance(presented, DpopRequest) or presented.chain or not presented.x5t:
+        return verifier.verify(
+            token,
+            audience=audience,
+            presented_chain=presented.chain if isinstance(presented, Presented) else None,
+            required_scopes=scopes,
+            required_detail_types=detail_types,
+            dpop=presented if isinstance(presented, DpopRequest) else None,
+        )
+    verified = verifier.verify(token, audience=audience, presented_chain=None, check_binding=False)
+    check_forwarded(verified.claims, presented)
+    check_scopes(verified.claims, scopes)
+    check_detail_types(verified.claims, detail_types)
+    return verified

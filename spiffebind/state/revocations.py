@@ -5,11 +5,19 @@ A revocation is acknowledged only once it is on disk: SQLite in WAL mode with
 acknowledged one. Verification must never wait for the disk, so an in-memory mirror answers
 :meth:`RevocationStore.is_revoked`; it is loaded at open and updated only after a commit
 succeeds.
+
+Watchers (``WatchRevocations``, for verifiers inside tools) get the held set and then every
+recorded revocation, whoever recorded it (a RevokeToken, the cluster feed), atomically: no
+change falls between the snapshot and the first notification.
 """
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from spiffebind.errors import StateError
@@ -33,6 +41,29 @@ _SCHEMA = Schema(
     synchronous="FULL",
     load=("SELECT kind, id, expires_at FROM revocation",),
 )
+log = logging.getLogger(__name__)
+_DIGEST_PREFIX = b"spiffebind-revocation-v1\x00"
+
+
+def revocation_digest(kind: str, value: str) -> bytes:
+    """How a revocation is named outside the daemon: SHA-256 over a prefix, the kind and the
+    value, so a watcher can look a token up without learning any jti or txn it never saw."""
+    raw = _DIGEST_PREFIX + kind.encode() + b"\x00" + value.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(raw).digest()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One held revocation."""
+
+    kind: str
+    id: str
+    until: float
+
+
+Listener = Callable[[Entry], None]
+"""Told each newly recorded or extended revocation, under the store's lock: must not block."""
+
 _UPSERT = """
 INSERT INTO revocation (kind, id, expires_at) VALUES (?, ?, ?)
 ON CONFLICT (kind, id) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)
@@ -53,6 +84,7 @@ class RevocationStore(Store):
             self._entries[kind][key] = until
         self._jti = self._entries["jti"]
         self._txn = self._entries["txn"]
+        self._listeners: list[Listener] = []
 
     @classmethod
     def open(cls, state_dir: Path) -> RevocationStore:
@@ -88,6 +120,23 @@ class RevocationStore(Store):
                     del self._entries[kind][key]
             return len(expired)
 
+    def watch(self, listener: Listener) -> tuple[list[Entry], Callable[[], None]]:
+        """The held revocations and, from that instant on, every change to ``listener``;
+        returns the snapshot and the function that stops the notifications."""
+        with self._lock:
+            self._listeners.append(listener)
+            held = [
+                Entry(kind, key, until)
+                for kind, entries in self._entries.items()
+                for key, until in entries.items()
+            ]
+
+        def stop() -> None:
+            with self._lock:
+                self._listeners.remove(listener)
+
+        return held, stop
+
     def counts(self) -> tuple[int, int]:
         """How many ``jti`` and ``txn`` revocations are held."""
         return len(self._jti), len(self._txn)
@@ -103,4 +152,14 @@ class RevocationStore(Store):
             with self._db.transaction(f"revoke {kind} {key!r}") as conn:
                 conn.execute(_UPSERT, (kind, key, until))
             entries[key] = until
+            for listener in self._listeners:
+                _tell(listener, Entry(kind, key, until))
             return known is None
+
+
+def _tell(listener: Listener, entry: Entry) -> None:
+    """A watcher's failure is its own: the revocation is recorded whatever it does."""
+    try:
+        listener(entry)
+    except Exception:
+        log.exception("revocation watcher %r failed", listener)

@@ -160,13 +160,17 @@ class Authority:
             ExtendedKeyUsageOID.CLIENT_AUTH,
         ),
         key: CertificateIssuerPrivateKeyTypes | None = None,
+        dns_names: Sequence[str] = (),
     ) -> Issued:
-        """An X.509-SVID for ``spiffe_id``; keyword arguments break SPIFFE rules on purpose."""
+        """An X.509-SVID for ``spiffe_id``; keyword arguments break SPIFFE rules on purpose.
+        ``dns_names`` adds DNS SANs, as a SPIRE entry with ``-dns`` does (for TLS clients that
+        check host names, such as gRPC's)."""
         key = key or new_key(key_type)
         start = (not_before or self.now) - _EPOCH_SKEW
-        san = [
+        san: list[x509.GeneralName] = [
             x509.UniformResourceIdentifier(u) for u in (uris if uris is not None else [spiffe_id])
         ]
+        san += [x509.DNSName(name) for name in dns_names]
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SPIRE")]))

@@ -9,6 +9,7 @@ which is what a real server would report as UNKNOWN.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -81,12 +82,22 @@ class Rig:
 
         async def once() -> tuple[grpc.StatusCode, message.Message | None]:
             try:
-                response = await getattr(self.servicer, method)(request, Context())
+                response = await _first(getattr(self.servicer, method)(request, Context()))
             except Aborted as exc:
                 return exc.code, None
             return grpc.StatusCode.OK, response
 
         return asyncio.run(once())
+
+
+async def _first(answer: Any) -> Any:
+    """A unary answer, or the first message of a stream (which is then closed)."""
+    if not inspect.isasyncgen(answer):
+        return await answer
+    try:
+        return await anext(answer)
+    finally:
+        await answer.aclose()
 
 
 @contextmanager

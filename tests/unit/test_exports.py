@@ -10,14 +10,17 @@ import pytest
 
 PACKAGES = [
     "spiffebind",
+    "spiffebind.asgi",
     "spiffebind.client",
     "spiffebind.identity",
+    "spiffebind.mcp",
     "spiffebind.policy",
     "spiffebind.state",
     "spiffebind.testing",
     "spiffebind.testing.attacks",
     "spiffebind.token",
     "spiffebind.upstream",
+    "spiffebind.verifier",
 ]
 
 

@@ -524,3 +524,79 @@ class ExchangeTokenResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ExchangeTokenResponse: _TypeAlias = ExchangeTokenResponse  # noqa: Y015
+
+@_typing.final
+class WatchRevocationsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEARTBEAT_SECONDS_FIELD_NUMBER: _builtins.int
+    heartbeat_seconds: _builtins.float
+    """How often the daemon sends an empty update while nothing changes, so the watcher knows
+    it is still in contact; clamped to [0.25, 60] seconds, 0 means 10.
+    """
+    def __init__(
+        self,
+        *,
+        heartbeat_seconds: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["heartbeat_seconds", b"heartbeat_seconds"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___WatchRevocationsRequest: _TypeAlias = WatchRevocationsRequest  # noqa: Y015
+
+@_typing.final
+class RevokedEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_SHA256_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    id_sha256: _builtins.bytes
+    """SHA-256 of "spiffebind-revocation-v1", NUL, the kind ("jti" or "txn"), NUL, the value."""
+    expires_at: _builtins.int
+    """Unix seconds after which no token carrying it can still be alive."""
+    def __init__(
+        self,
+        *,
+        id_sha256: _builtins.bytes = ...,
+        expires_at: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "id_sha256", b"id_sha256"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevokedEntry: _TypeAlias = RevokedEntry  # noqa: Y015
+
+@_typing.final
+class RevocationUpdate(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESET_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    SYNCED_FIELD_NUMBER: _builtins.int
+    reset: _builtins.bool
+    """Set on the first message of a stream: drop everything held before applying the entries."""
+    synced: _builtins.bool
+    """Set once the watcher holds the daemon's whole set (the last part of the first snapshot
+    and every message after it): from then on it may vouch that a token is not revoked.
+    """
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RevokedEntry]: ...
+    def __init__(
+        self,
+        *,
+        reset: _builtins.bool = ...,
+        entries: _abc.Iterable[Global___RevokedEntry] | None = ...,
+        synced: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "reset", b"reset", "synced", b"synced"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RevocationUpdate: _TypeAlias = RevocationUpdate  # noqa: Y015

@@ -64,6 +64,11 @@ class TokenServiceStub:
                 request_serializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenRequest.SerializeToString,
                 response_deserializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenResponse.FromString,
                 _registered_method=True)
+        self.WatchRevocations = channel.unary_stream(
+                '/spiffebind.v1.TokenService/WatchRevocations',
+                request_serializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.WatchRevocationsRequest.SerializeToString,
+                response_deserializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevocationUpdate.FromString,
+                _registered_method=True)
 
 
 class TokenServiceServicer:
@@ -113,6 +118,15 @@ class TokenServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WatchRevocations(self, request, context):
+        """The revocations this daemon holds, then each new one as it is recorded (locally or from
+        the cluster feed), for verifiers running inside tools. Identifiers are hashed: the stream
+        names no jti or txn, so it needs no signed request.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TokenServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -145,6 +159,11 @@ def add_TokenServiceServicer_to_server(servicer, server):
                     servicer.ExchangeToken,
                     request_deserializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenRequest.FromString,
                     response_serializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenResponse.SerializeToString,
+            ),
+            'WatchRevocations': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRevocations,
+                    request_deserializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.WatchRevocationsRequest.FromString,
+                    response_serializer=spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevocationUpdate.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -309,6 +328,33 @@ class TokenService:
             '/spiffebind.v1.TokenService/ExchangeToken',
             spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenRequest.SerializeToString,
             spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.ExchangeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/spiffebind.v1.TokenService/WatchRevocations',
+            spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.WatchRevocationsRequest.SerializeToString,
+            spiffebind_dot_api_dot_v1_dot_spiffebind__pb2.RevocationUpdate.FromString,
             options,
             channel_credentials,
             insecure,

@@ -52,6 +52,11 @@ class TokenServiceStub:
     upstream OAuth2 access token, narrowed and bound to the caller. A refusal carries the
     OAuth2 error code in trailing metadata `spiffebind-oauth-error`.
     """
+    WatchRevocations: _grpc.UnaryStreamMultiCallable[_spiffebind_pb2.WatchRevocationsRequest, _spiffebind_pb2.RevocationUpdate]
+    """The revocations this daemon holds, then each new one as it is recorded (locally or from
+    the cluster feed), for verifiers running inside tools. Identifiers are hashed: the stream
+    names no jti or txn, so it needs no signed request.
+    """
 
 @_typing.type_check_only
 class TokenServiceAsyncStub(TokenServiceStub):
@@ -70,6 +75,11 @@ class TokenServiceAsyncStub(TokenServiceStub):
     """RFC 8693 token exchange (op "exchange"): another agent's token (delegation) or an
     upstream OAuth2 access token, narrowed and bound to the caller. A refusal carries the
     OAuth2 error code in trailing metadata `spiffebind-oauth-error`.
+    """
+    WatchRevocations: _aio.UnaryStreamMultiCallable[_spiffebind_pb2.WatchRevocationsRequest, _spiffebind_pb2.RevocationUpdate]  # type: ignore[assignment]
+    """The revocations this daemon holds, then each new one as it is recorded (locally or from
+    the cluster feed), for verifiers running inside tools. Identifiers are hashed: the stream
+    names no jti or txn, so it needs no signed request.
     """
 
 class TokenServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -122,6 +132,17 @@ class TokenServiceServicer(metaclass=_abc_1.ABCMeta):
         """RFC 8693 token exchange (op "exchange"): another agent's token (delegation) or an
         upstream OAuth2 access token, narrowed and bound to the caller. A refusal carries the
         OAuth2 error code in trailing metadata `spiffebind-oauth-error`.
+        """
+
+    @_abc_1.abstractmethod
+    def WatchRevocations(
+        self,
+        request: _spiffebind_pb2.WatchRevocationsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_spiffebind_pb2.RevocationUpdate], _abc.AsyncIterator[_spiffebind_pb2.RevocationUpdate]]:
+        """The revocations this daemon holds, then each new one as it is recorded (locally or from
+        the cluster feed), for verifiers running inside tools. Identifiers are hashed: the stream
+        names no jti or txn, so it needs no signed request.
         """
 
 def add_TokenServiceServicer_to_server(servicer: TokenServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

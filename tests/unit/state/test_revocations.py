@@ -11,6 +11,7 @@ import pytest
 
 from spiffebind.errors import StateError
 from spiffebind.state import RevocationStore
+from spiffebind.state.revocations import Entry, revocation_digest
 from spiffebind.token import RevocationCheck
 
 FOREVER = 4_000_000_000.0
@@ -159,6 +160,7 @@ CHILD = """
 import sys
 from pathlib import Path
 from spiffebind.state import RevocationStore
+from spiffebind.state.revocations import Entry, revocation_digest
 from spiffebind.token import RevocationCheck
 
 store = RevocationStore.open(Path(sys.argv[1]))
@@ -182,3 +184,34 @@ def test_sigkill_loses_no_acknowledged_revocation(
     with reopened(state_dir) as store:
         assert all(store.is_revoked(f"j{i}", None) for i in acked)
         assert all(store.is_revoked("x", f"t{i}") for i in acked if i % 3 == 0)
+
+
+def test_a_watcher_gets_the_held_set_then_each_change(store: RevocationStore) -> None:
+    store.revoke_jti("j1", FOREVER)
+    seen: list[Entry] = []
+    held, stop = store.watch(seen.append)
+    assert held == [Entry("jti", "j1", FOREVER)]
+    store.revoke_txn("t1", FOREVER)
+    store.revoke_jti("j1", FOREVER)  # nothing new: no notification
+    store.revoke_jti("j1", FOREVER + 1)  # extended: told, so the watcher keeps it longer
+    assert seen == [Entry("txn", "t1", FOREVER), Entry("jti", "j1", FOREVER + 1)]
+    stop()
+    store.revoke_jti("j2", FOREVER)
+    assert len(seen) == 2
+
+
+def test_a_failing_watcher_does_not_undo_the_revocation(store: RevocationStore) -> None:
+    def broken(entry: Entry) -> None:
+        raise RuntimeError("watcher gone")
+
+    store.watch(broken)
+    assert store.revoke_jti("j1", FOREVER)
+    assert store.is_revoked("j1", None)
+
+
+def test_digests_name_kind_and_value_without_revealing_them() -> None:
+    jti = revocation_digest("jti", "abc")
+    assert len(jti) == 32
+    assert jti != revocation_digest("txn", "abc")
+    assert jti != revocation_digest("jti", "abd")
+    assert b"abc" not in jti

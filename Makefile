@@ -7,6 +7,8 @@ SPIRE_VERSION ?= 1.13.3
 export SPIRE_VERSION
 HYDRA_VERSION ?= 2.3.0
 export HYDRA_VERSION
+NATS_VERSION ?= 2.15.3
+export NATS_VERSION
 PYTEST_ARGS ?=
 # Everything ruff checks; mypy --strict covers the package (see pyproject.toml).
 PY_TREES := spiffebind tests bench fuzz scripts
@@ -34,13 +36,17 @@ spire: ## Build spire-server and spire-agent v$(SPIRE_VERSION) into the cache (r
 hydra: ## Build Ory Hydra v$(HYDRA_VERSION), the tests' upstream OAuth2 server, into the cache
 	@scripts/install-hydra.sh >/dev/null
 
+.PHONY: nats
+nats: ## Build nats-server v$(NATS_VERSION), the cluster feed's JetStream engine, into the cache
+	@scripts/install-nats.sh >/dev/null
+
 .PHONY: install
-install: venv spire hydra ## Everything the tests need: .venv, the package, SPIRE, Hydra
+install: venv spire hydra nats ## Everything the tests need: .venv, the package, SPIRE, Hydra, NATS
 
 .PHONY: test
 test: install ## Run the whole test suite, real SPIRE included
 	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" HYDRA_BIN_DIR="$$(scripts/install-hydra.sh)" \
-		$(PY) -m pytest $(PYTEST_ARGS)
+		NATS_BIN_DIR="$$(scripts/install-nats.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: unit
 unit: venv ## Run only the fast unit tests
@@ -71,7 +77,7 @@ run: install ## Start a throwaway SPIRE and run the daemon against it (Ctrl-C st
 
 .PHONY: bench
 bench: install ## Benchmarks (never part of make test); writes bench/results.json
-	$(PY) -m bench
+	NATS_BIN_DIR="$$(scripts/install-nats.sh)" $(PY) -m bench
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not the SPIRE cache)

@@ -12,7 +12,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import urllib.error
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from spiffebind.testing.poll import wait_for
+from spiffebind.testing.ports import free_port
 from spiffebind.testing.spire_processes import end_process
 
 DEFAULT_BIN_DIR = Path.home() / ".cache" / "spiffebind" / "hydra" / "v2.3.0" / "bin"
@@ -48,12 +48,6 @@ def hydra_binary(bin_dir: Path | None = None) -> Path:
     return binary
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _call(
     url: str,
     *,
@@ -73,7 +67,7 @@ class HydraServer:
     def __init__(self, bin_dir: Path | None = None) -> None:
         self.binary = hydra_binary(bin_dir)
         self.root = Path(tempfile.mkdtemp(prefix="sbh", dir="/tmp"))
-        self.public_port, self.admin_port = _free_port(), _free_port()
+        self.public_port, self.admin_port = free_port(), free_port()
         self.issuer = f"http://127.0.0.1:{self.public_port}"
         self.admin = f"http://127.0.0.1:{self.admin_port}"
         self.log_file = self.root / "hydra.log"

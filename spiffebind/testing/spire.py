@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -32,6 +31,7 @@ from typing import IO, Any, Self
 
 from spiffebind.errors import ConfigError
 from spiffebind.testing.poll import wait_for
+from spiffebind.testing.ports import free_port
 from spiffebind.testing.spire_conf import AgentConf, ServerConf
 from spiffebind.testing.spire_processes import SpireAgent, SpireServer, as_ids, end_process
 
@@ -48,12 +48,6 @@ def spire_binaries(bin_dir: Path | None = None) -> tuple[Path, Path]:
                 f"{binary} is missing; build it with `make spire` or set SPIRE_BIN_DIR"
             )
     return binaries
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class SpireTestBed:
@@ -76,7 +70,7 @@ class SpireTestBed:
         server_bin, agent_bin = spire_binaries(bin_dir)
         root = Path(tempfile.mkdtemp(prefix="sb", dir="/tmp"))
         root.chmod(0o755)  # workloads of other uids must reach the agent socket
-        port = _free_port()
+        port = free_port()
         server_conf = ServerConf(
             trust_domain=trust_domain,
             port=port,

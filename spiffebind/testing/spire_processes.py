@@ -32,7 +32,7 @@ def as_ids(uid: int | None = None, gid: int | None = None) -> dict[str, Any]:
     return ids
 
 
-class _Daemon:
+class LoggedProcess:
     """One long-running SPIRE process, its output in a log file, stopped by its PID."""
 
     def __init__(self, argv: Sequence[str], log: Path) -> None:
@@ -102,7 +102,9 @@ class SpireServer:
         home.mkdir(parents=True)
         config = home / "server.conf"
         config.write_text(conf.render())
-        self._daemon = _Daemon([str(binary), "run", "-config", str(config)], home / "server.log")
+        self._daemon = LoggedProcess(
+            [str(binary), "run", "-config", str(config)], home / "server.log"
+        )
 
     @property
     def running(self) -> bool:
@@ -172,7 +174,9 @@ class SpireAgent:
         home.mkdir(mode=0o755, parents=True)
         config = home / "agent.conf"
         config.write_text(conf.render())
-        self._daemon = _Daemon([str(binary), "run", "-config", str(config)], home / "agent.log")
+        self._daemon = LoggedProcess(
+            [str(binary), "run", "-config", str(config)], home / "agent.log"
+        )
 
     @property
     def endpoint(self) -> str:

@@ -1,0 +1,47 @@
+"""The nats-server fixtures: a lone JetStream server and a three-server cluster that keeps
+accepting replicated writes when one server dies."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+import pytest
+from nats.js.api import KeyValueConfig
+
+from spiffebind.testing.nats import NatsCluster
+
+pytestmark = pytest.mark.integration
+
+
+async def _put_and_read(write_url: str, read_url: str, key: str, replicas: int) -> bytes:
+    writer = await nats.connect(write_url)
+    reader = await nats.connect(read_url)
+    try:
+        js = writer.jetstream()
+        try:
+            kv = await js.key_value("fixture")
+        except nats.js.errors.BucketNotFoundError:
+            kv = await js.create_key_value(KeyValueConfig(bucket="fixture", replicas=replicas))
+        await kv.put(key, key.encode())
+        entry = await (await reader.jetstream().key_value("fixture")).get(key)
+        return bytes(entry.value or b"")
+    finally:
+        await writer.close()
+        await reader.close()
+
+
+def test_single_server_serves_jetstream_kv() -> None:
+    with NatsCluster.start(1) as cluster:
+        url = cluster.urls[0]
+        assert asyncio.run(_put_and_read(url, url, "k1", 1)) == b"k1"
+    assert not cluster.root.exists()
+
+
+def test_three_server_cluster_replicates_and_survives_one_loss() -> None:
+    with NatsCluster.start(3) as cluster:
+        first, second, third = cluster.urls
+        assert asyncio.run(_put_and_read(first, third, "k1", 3)) == b"k1"
+        cluster.servers[0].kill()
+        cluster.wait_ready()
+        assert asyncio.run(_put_and_read(second, third, "k2", 3)) == b"k2"

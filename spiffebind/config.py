@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from spiffebind.cluster.settings import ClusterSettings
 from spiffebind.errors import ConfigError
 from spiffebind.service.ext_authz_routes import ExtAuthzSettings
 from spiffebind.spiffeid import IdPattern, parse_spiffe_id, parse_trust_domain
@@ -59,6 +60,7 @@ class DaemonConfig:
     ext_authz_socket: Path | None = None
     ext_authz: ExtAuthzSettings = field(default_factory=ExtAuthzSettings)
     upstream_issuers: tuple[UpstreamIssuer, ...] = ()
+    cluster: ClusterSettings | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

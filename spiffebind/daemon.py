@@ -1,7 +1,8 @@
 """The composition root: build every part from one frozen config, run the tasks together.
 
 Tasks: the identity watcher (rotations), readiness (health service, /readyz, sd_notify), the
-revocation sweeper, the policy watcher, and the gRPC server. One failing stops all; SIGTERM
+revocation sweeper, the policy watcher, the cluster revocation feed (when configured), and the
+gRPC server. One failing stops all; SIGTERM
 and SIGINT drain in-flight calls within the grace period and exit 0; SIGHUP reloads policy
 and reopens the audit log without dropping calls.
 """
@@ -26,6 +27,8 @@ from spiffebind.api.jwks import PublishedKeys
 from spiffebind.api.server import ApiServer, Listener, SocketServer
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.clock import SystemClock
+from spiffebind.cluster.feed import RevocationFeed
+from spiffebind.cluster.outbox import FeedState
 from spiffebind.config import DaemonConfig
 from spiffebind.errors import AuditError, ConfigError, IdentityError, PolicyError, StateError
 from spiffebind.identity.files import FileSource
@@ -81,12 +84,14 @@ class Daemon:
         )
         self.decisions = Decisions(self.metrics, self.audit, lambda: self.policy.policy.digest)
         self.revocations, self.ledger = _open_state(config.state_dir)
+        self.feed = self._feed()
         self.replay = ReplayCache()
         # read at scrape time, so they are exact whoever changed them last
         self.metrics.revocations_held.set_function(lambda: sum(self.revocations.counts()))
         self.metrics.replay_entries.set_function(lambda: len(self.replay))
         self.metrics.identity_ready.set_function(lambda: self.identity.health().ready)
         self._stop = asyncio.Event()
+        self._fatal: ConfigError | None = None
         self._ready = False
         self._announced: bool | None = None
         self._held: Identity | None = None
@@ -95,6 +100,26 @@ class Daemon:
         self._socket_problems: list[str] = []
 
     # --- wiring -----------------------------------------------------------------------
+
+    def _feed(self) -> RevocationFeed | None:
+        settings = self.config.cluster
+        if settings is None:
+            return None
+        try:
+            state = FeedState.open(self.config.state_dir)
+        except StateError as exc:
+            self.revocations.close()
+            self.ledger.close()
+            raise ConfigError(f"--state-dir: {exc}") from None
+        return RevocationFeed(
+            settings,
+            store=self.revocations,
+            state=state,
+            identity=self.identity,
+            metrics=self.metrics,
+            record=self._lifecycle,
+            skew=self.config.clock_skew,
+        )
 
     def _servicer(self, me: Identity) -> TokenServicer:
         parts = build_parts(
@@ -108,6 +133,7 @@ class Daemon:
             decisions=self.decisions,
             clock=self.clock,
             readiness=self._readiness,
+            feed=self.feed,
         )
         self.verifier, self.info = parts.verifier, parts.info
         return parts.servicer
@@ -167,6 +193,8 @@ class Daemon:
             return False, f"state directory {self.config.state_dir} is not writable"
         if not self._ready:
             return False, "API socket is not listening yet"
+        if self.feed is not None:
+            return self.feed.readiness()
         return True, ""
 
     def _on_identity(self, identity: Identity) -> None:
@@ -246,6 +274,8 @@ class Daemon:
         await asyncio.to_thread(self.revocations.sweep, now)
         # a verifier accepts a token until exp + skew; its client may revoke it until then
         await asyncio.to_thread(self.ledger.sweep, now - self.config.clock_skew)
+        if self.feed is not None:
+            await asyncio.to_thread(self.feed.sweep, now)
 
     async def _watch_policy(self) -> None:
         """Reload a changed file once it holds still; a half-written one is refused anyway."""
@@ -255,6 +285,15 @@ class Daemon:
             await asyncio.sleep(WATCH_SECONDS)
             if change.observe(_stamp(path)):
                 self.reload()
+
+    async def _run_feed(self, feed: RevocationFeed) -> None:
+        """A bucket this daemon cannot use (ConfigError) stops the daemon with exit 2."""
+        try:
+            await feed.run()
+        except ConfigError as exc:
+            log.error("%s", exc)
+            self._fatal = exc
+            self._stop.set()
 
     async def _first_identity(self) -> Identity | None:
         while not self._stop.is_set():
@@ -304,9 +343,13 @@ class Daemon:
                     tasks.create_task(self._every(SWEEP_SECONDS, self._sweep)),
                     tasks.create_task(self._watch_policy()),
                 ]
+                if self.feed is not None:
+                    running.append(tasks.create_task(self._run_feed(self.feed)))
                 await self._stop.wait()
                 for task in running:
                     task.cancel()
+            if self._fatal is not None:
+                raise self._fatal
         finally:
             notify.notify_stopping()
             log.info("stopping")
@@ -318,6 +361,8 @@ class Daemon:
             self.identity.close()
             self.revocations.close()
             self.ledger.close()
+            if self.feed is not None:
+                self.feed.close()
             if self.audit is not None:
                 self.audit.close()
 

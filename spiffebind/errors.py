@@ -28,7 +28,9 @@ class Reason(StrEnum):
     """Reason codes of token-profile section 3; part of the public API.
 
     ``REPLAYED`` is the one code that only signed requests produce: a proof whose ``jti``
-    was already seen inside the acceptance window.
+    was already seen inside the acceptance window. ``REVOCATION_UNAVAILABLE`` is the cluster
+    feed's: this daemon has been out of sync with the other nodes' revocations for too long
+    to vouch that a token is not revoked (docs/cluster.md).
     """
 
     MALFORMED = "malformed"
@@ -47,6 +49,7 @@ class Reason(StrEnum):
     BINDING_MISMATCH = "binding_mismatch"
     PRESENTER_MISMATCH = "presenter_mismatch"
     REVOKED = "revoked"
+    REVOCATION_UNAVAILABLE = "revocation_unavailable"
     POLICY_DENIED = "policy_denied"
     INSUFFICIENT_SCOPE = "insufficient_scope"
     REPLAYED = "replayed"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from spiffebind.api.info import InfoSource
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.clock import SystemClock
+from spiffebind.cluster.feed import RevocationFeed
 from spiffebind.config import DaemonConfig
 from spiffebind.identity.source import BaseSource, Identity
 from spiffebind.observe.decisions import Decisions
@@ -58,8 +59,13 @@ def build_parts(
     decisions: Decisions,
     clock: SystemClock,
     readiness: Callable[[], tuple[bool, str]],
+    feed: RevocationFeed | None = None,
 ) -> Parts:
-    """One verifier for VerifyToken, exchange and ext_authz, one authenticator for requests."""
+    """One verifier for VerifyToken, exchange and ext_authz, one authenticator for requests;
+    with a cluster feed, revocations go through it and verification asks it for freshness."""
+    issuers = c.issuers or (IdPattern.parse(me.spiffe_id),)
+    if feed is not None:
+        feed.set_issuers(issuers)
     limits = Limits(c.default_ttl, c.max_ttl, c.request_window)
     issuance = Issuance(
         identity=identity,
@@ -79,10 +85,11 @@ def build_parts(
         clock=clock,
         max_ttl=c.max_ttl,
         clock_skew=c.clock_skew,
+        propagation=feed,
     )
     verifier = Verifier(
         VerifierSettings(
-            c.issuers or (IdPattern.parse(me.spiffe_id),),
+            issuers,
             clock_skew=c.clock_skew,
             max_lifetime=c.max_ttl,
         ),
@@ -90,6 +97,7 @@ def build_parts(
         clock=clock,
         revocation=revocations,
         policy=policy,
+        feed=feed,
     )
     info = InfoSource(
         identity=identity,
@@ -99,6 +107,7 @@ def build_parts(
         default_ttl=c.default_ttl,
         max_ttl=c.max_ttl,
         request_window=c.request_window,
+        feed=feed,
     )
     exchange = Exchange(
         authenticator=issuance,
@@ -118,5 +127,6 @@ def build_parts(
         verifier=verifier,
         decisions=decisions,
         exchange=exchange,
+        propagator=feed,
     )
     return Parts(servicer, verifier, info)

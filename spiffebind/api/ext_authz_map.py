@@ -46,6 +46,9 @@ def http_check(request: Any) -> HttpCheck:
     )
 
 
+_DENIAL_CODES = {401: code_pb2.UNAUTHENTICATED, 503: code_pb2.UNAVAILABLE}
+
+
 def _option(name: str, value: str) -> Any:
     return base_pb2.HeaderValueOption(
         header=base_pb2.HeaderValue(key=name, value=value), append_action=_OVERWRITE
@@ -62,7 +65,7 @@ def check_response(verdict: Verdict) -> Any:
                 headers_to_remove=list(verdict.remove_headers),
             ),
         )
-    code = code_pb2.UNAUTHENTICATED if verdict.status == 401 else code_pb2.PERMISSION_DENIED
+    code = _DENIAL_CODES.get(verdict.status, code_pb2.PERMISSION_DENIED)
     headers = [_option("www-authenticate", verdict.challenge)] if verdict.challenge else []
     return authz.CheckResponse(
         status=status_pb2.Status(code=code, message=verdict.reason),

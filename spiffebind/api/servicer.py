@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import grpc
 from cryptography import x509
@@ -45,6 +45,12 @@ def _call(request: pb.VerifyTokenRequest) -> CallContext:
     return CallContext(method=c.method, path=c.path, tool=c.tool)
 
 
+class Propagator(Protocol):
+    async def propagated(self, kind: Literal["jti", "txn"], value: str) -> bool:
+        """Publish a recorded revocation; True once every node will see it."""
+        ...
+
+
 class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
     def __init__(
         self,
@@ -55,8 +61,10 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         verifier: Verifier,
         decisions: Decisions,
         exchange: Exchange | None = None,
+        propagator: Propagator | None = None,
     ) -> None:
         self._exchange = exchange
+        self._propagator = propagator
         self._info = info
         self._issuance = issuance
         self._revocation = revocation
@@ -173,12 +181,20 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         except RejectedError as exc:
             self._decisions.revoke_refused(exc)
             raise
-        self._decisions.revoked(revoked)
+        propagated = True
+        if self._propagator is not None:
+            propagated = await (
+                self._propagator.propagated("jti", revoked.jti)
+                if revoked.jti
+                else self._propagator.propagated("txn", revoked.txn or "")
+            )
+        self._decisions.revoked(revoked, propagated=propagated)
         return pb.RevokeTokenResponse(
             newly_revoked=revoked.newly,
             jti=revoked.jti or "",
             txn=revoked.txn or "",
             expires_at=int(revoked.until),
+            propagated=propagated,
         )
 
 

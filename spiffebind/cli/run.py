@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from spiffebind import config as cfg
+from spiffebind.cli.cluster_options import cluster_options, settings_from
 from spiffebind.errors import ConfigError
 from spiffebind.service.ext_authz_routes import ExtAuthzSettings, parse_routes
 from spiffebind.upstream.settings import parse_upstream_issuers
@@ -187,6 +188,7 @@ def _env(name: str) -> str:
     show_envvar=True,
     help="Forward the Authorization header upstream (default: removed once checked).",
 )
+@cluster_options
 @click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
@@ -240,4 +242,5 @@ def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
             keep_authorization=opts["ext_authz_keep_authorization"],
         ),
         upstream_issuers=parse_upstream_issuers(opts.get("upstream_issuers")),
+        cluster=settings_from(opts),
     )

@@ -44,6 +44,7 @@ class EventKind(StrEnum):
     EXT_AUTHZ = "ext_authz"
     POLICY_RELOAD = "policy_reload"
     IDENTITY_ROTATION = "identity_rotation"
+    CLUSTER_ENTRY = "cluster_entry"
     STARTUP = "startup"
     SHUTDOWN = "shutdown"
 

@@ -51,8 +51,8 @@ class HttpCheck:
 
 @dataclass(frozen=True)
 class Verdict:
-    """``status`` 200 (allowed, ``outcome`` the verified token) or 401/403 (``outcome`` the
-    rejection, ``challenge`` the ``WWW-Authenticate`` value or empty)."""
+    """``status`` 200 (allowed, ``outcome`` the verified token) or 401/403/503 (``outcome``
+    the rejection, ``challenge`` the ``WWW-Authenticate`` value or empty)."""
 
     status: int
     outcome: VerifiedToken | RejectedError
@@ -179,6 +179,8 @@ class ExtAuthz:
 
     @staticmethod
     def _denied(exc: RejectedError, route: Route, presenter: str) -> Verdict:
+        if exc.reason is Reason.REVOCATION_UNAVAILABLE:  # the token may be fine: retry later
+            return Verdict(503, exc, route, presenter)
         if exc.reason is Reason.INSUFFICIENT_SCOPE:
             scope = challenge("insufficient_scope", exc.reason, route.scopes)
             return Verdict(403, exc, route, presenter, scope)

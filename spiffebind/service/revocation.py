@@ -2,13 +2,14 @@
 
 A revocation is kept until no token that could carry it is still alive: the recorded
 ``exp`` of a known jti, or the longest lifetime this daemon grants for a task (new tokens
-for a revoked task are refused meanwhile), plus the clock skew verifiers allow.
+for a revoked task are refused meanwhile), plus the clock skew verifiers allow. In cluster
+mode it is handed to the feed's durable outbox before the local commit (docs/cluster.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.service.issuance import Issuance
@@ -22,6 +23,12 @@ class Store(Protocol):
     def revoke_jti(self, jti: str, until: float) -> bool: ...
 
     def revoke_txn(self, txn: str, until: float) -> bool: ...
+
+
+class Propagation(Protocol):
+    def record(self, kind: Literal["jti", "txn"], value: str, until: float, by: str) -> None:
+        """Queue the revocation durably for the other nodes; StateError if it cannot."""
+        ...
 
 
 class Ledger(Protocol):
@@ -52,8 +59,10 @@ class Revocation:
         clock: Clock,
         max_ttl: int,
         clock_skew: int,
+        propagation: Propagation | None = None,
     ) -> None:
         self._auth = authenticator
+        self._propagation = propagation
         self._store = store
         self._ledger = ledger
         self._admins = admins
@@ -75,6 +84,7 @@ class Revocation:
                     Reason.POLICY_DENIED, "only the token's client or an admin may revoke it"
                 )
             until = (record.exp if record else now + self._max_ttl) + self._skew
+            self._propagate("jti", params.jti, until, caller)
             return Revoked(
                 caller, params.jti, None, until, self._store.revoke_jti(params.jti, until)
             )
@@ -84,4 +94,11 @@ class Revocation:
                 Reason.POLICY_DENIED, "only a client of the task or an admin may revoke it"
             )
         until = max(now + self._max_ttl, self._ledger.latest_exp_of_txn(txn) or now) + self._skew
+        self._propagate("txn", txn, until, caller)
         return Revoked(caller, None, txn, until, self._store.revoke_txn(txn, until))
+
+    def _propagate(self, kind: Literal["jti", "txn"], value: str, until: float, by: str) -> None:
+        """Before the local commit: a crash in between leaves an entry that comes back to
+        this node through the feed, never a revocation the other nodes miss for good."""
+        if self._propagation is not None:
+            self._propagation.record(kind, value, until, by)

@@ -51,6 +51,13 @@ class RevocationCheck(Protocol):
     def is_revoked(self, jti: str, txn: str | None) -> bool: ...
 
 
+class FeedCheck(Protocol):
+    def vouches(self) -> bool:
+        """Whether this verifier's revocations are recent enough to call a token not revoked
+        (the cluster feed is in sync, or out of sync for less than its staleness limit)."""
+        ...
+
+
 class PolicyCheck(Protocol):
     def allows(self, claims: Mapping[str, Any]) -> bool:
         """Whether the current policy still grants what the token carries."""
@@ -182,6 +189,13 @@ def check_revocation(claims: Mapping[str, Any], revocation: RevocationCheck | No
         raise _reject(Reason.REVOKED, "token or its task was revoked")
 
 
+def check_revocation_fresh(feed: FeedCheck | None) -> None:
+    """Step 14a: right after ``revoked``, so a token known revoked is reported as such even
+    while the feed is stale; None means node-local mode (the local store is complete)."""
+    if feed is not None and not feed.vouches():
+        raise _reject(Reason.REVOCATION_UNAVAILABLE, "revocations from other nodes are stale")
+
+
 def check_policy(claims: Mapping[str, Any], policy: PolicyCheck | None) -> None:
     """Step 15; None means no runtime policy is consulted."""
     if policy is not None and not policy.allows(claims):
@@ -227,6 +241,7 @@ class Verifier:
         clock: Clock,
         revocation: RevocationCheck | None = None,
         policy: PolicyCheck | None = None,
+        feed: FeedCheck | None = None,
         chain_cache_size: int = 1024,
         signature_cache_size: int = 4096,
     ) -> None:
@@ -235,6 +250,7 @@ class Verifier:
         self._clock = clock
         self._revocation = revocation
         self._policy = policy
+        self._feed = feed
         self._chains = ChainCache(chain_cache_size)
         self._signatures: SignatureCache[_Signed] = SignatureCache(signature_cache_size)
 
@@ -292,6 +308,7 @@ class Verifier:
                     claims, known or self._validate_presenter(presented, hints, bundles, now)
                 )
             check_revocation(claims, self._revocation)
+            check_revocation_fresh(self._feed)
             check_policy(claims, self._policy)
             check_scopes(claims, needs.scopes)
             check_detail_types(claims, needs.detail_types)

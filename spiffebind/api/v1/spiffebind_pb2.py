@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"spiffebind/api/v1/spiffebind.proto\x12\rspiffebind.v1\"\x10\n\x0eGetInfoRequest\"\xd7\x02\n\x0fGetInfoResponse\x12\x11\n\tspiffe_id\x18\x01 \x01(\t\x12\x15\n\rtrust_domains\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x1b\n\x13\x64\x65\x66\x61ult_ttl_seconds\x18\x04 \x01(\x03\x12\x17\n\x0fmax_ttl_seconds\x18\x05 \x01(\x03\x12\x12\n\nalgorithms\x18\x06 \x03(\t\x12\r\n\x05ready\x18\x07 \x01(\x08\x12\x18\n\x10not_ready_reason\x18\x08 \x01(\t\x12\x17\n\x0fsvid_expires_at\x18\t \x01(\x03\x12\x15\n\rpolicy_digest\x18\n \x01(\t\x12\x14\n\x0cpolicy_rules\x18\x0b \x01(\x05\x12\x18\n\x10revocations_held\x18\x0c \x01(\x03\x12\x16\n\x0euptime_seconds\x18\r \x01(\x01\x12\x1e\n\x16request_window_seconds\x18\x0e \x01(\x03\"+\n\x11IssueTokenRequest\x12\x16\n\x0esigned_request\x18\x01 \x01(\t\"\xb6\x01\n\x12IssueTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x12\n\nexpires_at\x18\x04 \x01(\x03\x12\r\n\x05scope\x18\x05 \x01(\t\x12\x0b\n\x03jti\x18\x06 \x01(\t\x12\x0b\n\x03txn\x18\x07 \x01(\t\x12\x10\n\x08\x61udience\x18\x08 \x03(\t\x12\x13\n\x0bpolicy_rule\x18\t \x01(\t\"9\n\x0b\x43\x61llContext\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04tool\x18\x03 \x01(\t\"\xbe\x01\n\x12VerifyTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x19\n\x11peer_certificates\x18\x03 \x03(\x0c\x12\x17\n\x0frequired_scopes\x18\x04 \x03(\t\x12+\n\x07\x63ontext\x18\x05 \x01(\x0b\x32\x1a.spiffebind.v1.CallContext\x12&\n\x1erequired_authorization_details\x18\x06 \x03(\t\"X\n\x13VerifyTokenResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x63laims_json\x18\x03 \x01(\t\x12\r\n\x05\x63hain\x18\x04 \x03(\t\"\'\n\x16IntrospectTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\xdd\x01\n\x17IntrospectTokenResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0b\n\x03sub\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x0b\n\x03\x61ud\x18\x05 \x03(\t\x12\x0b\n\x03\x65xp\x18\x06 \x01(\x03\x12\x0b\n\x03iat\x18\x07 \x01(\x03\x12\x0b\n\x03jti\x18\x08 \x01(\t\x12\x0b\n\x03txn\x18\t \x01(\t\x12\x0b\n\x03iss\x18\n \x01(\t\x12\x14\n\x0c\x63nf_x5t_s256\x18\x0b \x01(\t\x12\x0b\n\x03\x61\x63t\x18\x0c \x03(\t\x12\x12\n\ntoken_type\x18\r \x01(\t\",\n\x12RevokeTokenRequest\x12\x16\n\x0esigned_request\x18\x01 \x01(\t\"Z\n\x13RevokeTokenResponse\x12\x15\n\rnewly_revoked\x18\x01 \x01(\x08\x12\x0b\n\x03jti\x18\x02 \x01(\t\x12\x0b\n\x03txn\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\x03\"E\n\x14\x45xchangeTokenRequest\x12\x16\n\x0esigned_request\x18\x01 \x01(\t\x12\x15\n\rsubject_token\x18\x02 \x01(\t\"\xe3\x01\n\x15\x45xchangeTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x19\n\x11issued_token_type\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x03\x12\x12\n\nexpires_at\x18\x05 \x01(\x03\x12\r\n\x05scope\x18\x06 \x01(\t\x12\x0b\n\x03jti\x18\x07 \x01(\t\x12\x0b\n\x03txn\x18\x08 \x01(\t\x12\x10\n\x08\x61udience\x18\t \x03(\t\x12\x13\n\x0bpolicy_rule\x18\n \x01(\t\x12\r\n\x05\x63hain\x18\x0b \x03(\t2\x95\x04\n\x0cTokenService\x12H\n\x07GetInfo\x12\x1d.spiffebind.v1.GetInfoRequest\x1a\x1e.spiffebind.v1.GetInfoResponse\x12Q\n\nIssueToken\x12 .spiffebind.v1.IssueTokenRequest\x1a!.spiffebind.v1.IssueTokenResponse\x12T\n\x0bVerifyToken\x12!.spiffebind.v1.VerifyTokenRequest\x1a\".spiffebind.v1.VerifyTokenResponse\x12`\n\x0fIntrospectToken\x12%.spiffebind.v1.IntrospectTokenRequest\x1a&.spiffebind.v1.IntrospectTokenResponse\x12T\n\x0bRevokeToken\x12!.spiffebind.v1.RevokeTokenRequest\x1a\".spiffebind.v1.RevokeTokenResponse\x12Z\n\rExchangeToken\x12#.spiffebind.v1.ExchangeTokenRequest\x1a$.spiffebind.v1.ExchangeTokenResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"spiffebind/api/v1/spiffebind.proto\x12\rspiffebind.v1\"\x10\n\x0eGetInfoRequest\"\x84\x03\n\x0fGetInfoResponse\x12\x11\n\tspiffe_id\x18\x01 \x01(\t\x12\x15\n\rtrust_domains\x18\x02 \x03(\t\x12\x0f\n\x07version\x18\x03 \x01(\t\x12\x1b\n\x13\x64\x65\x66\x61ult_ttl_seconds\x18\x04 \x01(\x03\x12\x17\n\x0fmax_ttl_seconds\x18\x05 \x01(\x03\x12\x12\n\nalgorithms\x18\x06 \x03(\t\x12\r\n\x05ready\x18\x07 \x01(\x08\x12\x18\n\x10not_ready_reason\x18\x08 \x01(\t\x12\x17\n\x0fsvid_expires_at\x18\t \x01(\x03\x12\x15\n\rpolicy_digest\x18\n \x01(\t\x12\x14\n\x0cpolicy_rules\x18\x0b \x01(\x05\x12\x18\n\x10revocations_held\x18\x0c \x01(\x03\x12\x16\n\x0euptime_seconds\x18\r \x01(\x01\x12\x1e\n\x16request_window_seconds\x18\x0e \x01(\x03\x12+\n\x07\x63luster\x18\x0f \x01(\x0b\x32\x1a.spiffebind.v1.ClusterFeed\"\x80\x01\n\x0b\x43lusterFeed\x12\x0e\n\x06\x62ucket\x18\x01 \x01(\t\x12\x11\n\tconnected\x18\x02 \x01(\x08\x12\x0f\n\x07in_sync\x18\x03 \x01(\x08\x12\x1a\n\x12seconds_since_sync\x18\x04 \x01(\x01\x12\x0e\n\x06outbox\x18\x05 \x01(\x03\x12\x11\n\tfail_open\x18\x06 \x01(\x08\"+\n\x11IssueTokenRequest\x12\x16\n\x0esigned_request\x18\x01 \x01(\t\"\xb6\x01\n\x12IssueTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x12\n\ntoken_type\x18\x02 \x01(\t\x12\x12\n\nexpires_in\x18\x03 \x01(\x03\x12\x12\n\nexpires_at\x18\x04 \x01(\x03\x12\r\n\x05scope\x18\x05 \x01(\t\x12\x0b\n\x03jti\x18\x06 \x01(\t\x12\x0b\n\x03txn\x18\x07 \x01(\t\x12\x10\n\x08\x61udience\x18\x08 \x03(\t\x12\x13\n\x0bpolicy_rule\x18\t \x01(\t\"9\n\x0b\x43\x61llContext\x12\x0e\n\x06method\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12\x0c\n\x04tool\x18\x03 \x01(\t\"\xbe\x01\n\x12VerifyTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\x12\x10\n\x08\x61udience\x18\x02 \x01(\t\x12\x19\n\x11peer_certificates\x18\x03 \x03(\x0c\x12\x17\n\x0frequired_scopes\x18\x04 \x03(\t\x12+\n\x07\x63ontext\x18\x05 \x01(\x0b\x32\x1a.spiffebind.v1.CallContext\x12&\n\x1erequired_authorization_details\x18\x06 \x03(\t\"X\n\x13VerifyTokenResponse\x12\r\n\x05valid\x18\x01 \x01(\x08\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x13\n\x0b\x63laims_json\x18\x03 \x01(\t\x12\r\n\x05\x63hain\x18\x04 \x03(\t\"\'\n\x16IntrospectTokenRequest\x12\r\n\x05token\x18\x01 \x01(\t\"\xdd\x01\n\x17IntrospectTokenResponse\x12\x0e\n\x06\x61\x63tive\x18\x01 \x01(\x08\x12\x0b\n\x03sub\x18\x02 \x01(\t\x12\x11\n\tclient_id\x18\x03 \x01(\t\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x0b\n\x03\x61ud\x18\x05 \x03(\t\x12\x0b\n\x03\x65xp\x18\x06 \x01(\x03\x12\x0b\n\x03iat\x18\x07 \x01(\x03\x12\x0b\n\x03jti\x18\x08 \x01(\t\x12\x0b\n\x03txn\x18\t \x01(\t\x12\x0b\n\x03iss\x18\n \x01(\t\x12\x14\n\x0c\x63nf_x5t_s256\x18\x0b \x01(\t\x12\x0b\n\x03\x61\x63t\x18\x0c \x03(\t\x12\x12\n\ntoken_type\x18\r \x01(\t\",\n\x12RevokeTokenRequest\x12\x16\n\x0esigned_request\x18\x01 \x01(\t\"n\n\x13RevokeTokenResponse\x12\x15\n\rnewly_revoked\x18\x01 \x01(\x08\x12\x0b\n\x03jti\x18\x02 \x01(\t\x12\x0b\n\x03txn\x18\x03 \x01(\t\x12\x12\n\nexpires_at\x18\x04 \x01(\x03\x12\x12\n\npropagated\x18\x05 \x01(\x08\"E\n\x14\x45xchangeTokenRequest\x12\x16\n\x0esigned_request\x18\x01 \x01(\t\x12\x15\n\rsubject_token\x18\x02 \x01(\t\"\xe3\x01\n\x15\x45xchangeTokenResponse\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x01 \x01(\t\x12\x19\n\x11issued_token_type\x18\x02 \x01(\t\x12\x12\n\ntoken_type\x18\x03 \x01(\t\x12\x12\n\nexpires_in\x18\x04 \x01(\x03\x12\x12\n\nexpires_at\x18\x05 \x01(\x03\x12\r\n\x05scope\x18\x06 \x01(\t\x12\x0b\n\x03jti\x18\x07 \x01(\t\x12\x0b\n\x03txn\x18\x08 \x01(\t\x12\x10\n\x08\x61udience\x18\t \x03(\t\x12\x13\n\x0bpolicy_rule\x18\n \x01(\t\x12\r\n\x05\x63hain\x18\x0b \x03(\t2\x95\x04\n\x0cTokenService\x12H\n\x07GetInfo\x12\x1d.spiffebind.v1.GetInfoRequest\x1a\x1e.spiffebind.v1.GetInfoResponse\x12Q\n\nIssueToken\x12 .spiffebind.v1.IssueTokenRequest\x1a!.spiffebind.v1.IssueTokenResponse\x12T\n\x0bVerifyToken\x12!.spiffebind.v1.VerifyTokenRequest\x1a\".spiffebind.v1.VerifyTokenResponse\x12`\n\x0fIntrospectToken\x12%.spiffebind.v1.IntrospectTokenRequest\x1a&.spiffebind.v1.IntrospectTokenResponse\x12T\n\x0bRevokeToken\x12!.spiffebind.v1.RevokeTokenRequest\x1a\".spiffebind.v1.RevokeTokenResponse\x12Z\n\rExchangeToken\x12#.spiffebind.v1.ExchangeTokenRequest\x1a$.spiffebind.v1.ExchangeTokenResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,29 +34,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETINFOREQUEST']._serialized_start=53
   _globals['_GETINFOREQUEST']._serialized_end=69
   _globals['_GETINFORESPONSE']._serialized_start=72
-  _globals['_GETINFORESPONSE']._serialized_end=415
-  _globals['_ISSUETOKENREQUEST']._serialized_start=417
-  _globals['_ISSUETOKENREQUEST']._serialized_end=460
-  _globals['_ISSUETOKENRESPONSE']._serialized_start=463
-  _globals['_ISSUETOKENRESPONSE']._serialized_end=645
-  _globals['_CALLCONTEXT']._serialized_start=647
-  _globals['_CALLCONTEXT']._serialized_end=704
-  _globals['_VERIFYTOKENREQUEST']._serialized_start=707
-  _globals['_VERIFYTOKENREQUEST']._serialized_end=897
-  _globals['_VERIFYTOKENRESPONSE']._serialized_start=899
-  _globals['_VERIFYTOKENRESPONSE']._serialized_end=987
-  _globals['_INTROSPECTTOKENREQUEST']._serialized_start=989
-  _globals['_INTROSPECTTOKENREQUEST']._serialized_end=1028
-  _globals['_INTROSPECTTOKENRESPONSE']._serialized_start=1031
-  _globals['_INTROSPECTTOKENRESPONSE']._serialized_end=1252
-  _globals['_REVOKETOKENREQUEST']._serialized_start=1254
-  _globals['_REVOKETOKENREQUEST']._serialized_end=1298
-  _globals['_REVOKETOKENRESPONSE']._serialized_start=1300
-  _globals['_REVOKETOKENRESPONSE']._serialized_end=1390
-  _globals['_EXCHANGETOKENREQUEST']._serialized_start=1392
-  _globals['_EXCHANGETOKENREQUEST']._serialized_end=1461
-  _globals['_EXCHANGETOKENRESPONSE']._serialized_start=1464
-  _globals['_EXCHANGETOKENRESPONSE']._serialized_end=1691
-  _globals['_TOKENSERVICE']._serialized_start=1694
-  _globals['_TOKENSERVICE']._serialized_end=2227
+  _globals['_GETINFORESPONSE']._serialized_end=460
+  _globals['_CLUSTERFEED']._serialized_start=463
+  _globals['_CLUSTERFEED']._serialized_end=591
+  _globals['_ISSUETOKENREQUEST']._serialized_start=593
+  _globals['_ISSUETOKENREQUEST']._serialized_end=636
+  _globals['_ISSUETOKENRESPONSE']._serialized_start=639
+  _globals['_ISSUETOKENRESPONSE']._serialized_end=821
+  _globals['_CALLCONTEXT']._serialized_start=823
+  _globals['_CALLCONTEXT']._serialized_end=880
+  _globals['_VERIFYTOKENREQUEST']._serialized_start=883
+  _globals['_VERIFYTOKENREQUEST']._serialized_end=1073
+  _globals['_VERIFYTOKENRESPONSE']._serialized_start=1075
+  _globals['_VERIFYTOKENRESPONSE']._serialized_end=1163
+  _globals['_INTROSPECTTOKENREQUEST']._serialized_start=1165
+  _globals['_INTROSPECTTOKENREQUEST']._serialized_end=1204
+  _globals['_INTROSPECTTOKENRESPONSE']._serialized_start=1207
+  _globals['_INTROSPECTTOKENRESPONSE']._serialized_end=1428
+  _globals['_REVOKETOKENREQUEST']._serialized_start=1430
+  _globals['_REVOKETOKENREQUEST']._serialized_end=1474
+  _globals['_REVOKETOKENRESPONSE']._serialized_start=1476
+  _globals['_REVOKETOKENRESPONSE']._serialized_end=1586
+  _globals['_EXCHANGETOKENREQUEST']._serialized_start=1588
+  _globals['_EXCHANGETOKENREQUEST']._serialized_end=1657
+  _globals['_EXCHANGETOKENRESPONSE']._serialized_start=1660
+  _globals['_EXCHANGETOKENRESPONSE']._serialized_end=1887
+  _globals['_TOKENSERVICE']._serialized_start=1890
+  _globals['_TOKENSERVICE']._serialized_end=2423
 # @@protoc_insertion_point(module_scope)

@@ -14,9 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from spiffebind import __version__
 from spiffebind.errors import Reason
 from spiffebind.observe.metrics import (
+    CLUSTER_RESULTS,
     EXCHANGE_SUBJECTS,
     INVALIDATION_CAUSES,
     METHODS,
+    PUBLISH_RESULTS,
     RELOAD_RESULTS,
     REVOCATION_KINDS,
     Metrics,
@@ -29,7 +31,7 @@ README = Path(__file__).parents[3] / "README.md"
 LABEL_VALUES: dict[str, set[str]] = {
     "method": set(METHODS),
     "code": {code.name for code in grpc.StatusCode},
-    "result": {"allow", "deny", "error", *RELOAD_RESULTS},
+    "result": {"allow", "deny", "error", *RELOAD_RESULTS, *CLUSTER_RESULTS, *PUBLISH_RESULTS},
     "reason": {"", *(reason.value for reason in Reason)},
     "kind": set(REVOCATION_KINDS),
     "cause": set(INVALIDATION_CAUSES),

@@ -290,8 +290,7 @@ class Daemon:
         """A bucket this daemon cannot use (ConfigError) stops the daemon with exit 2."""
         try:
             await feed.run()
-        except ConfigError as exc:
-            log.error("%s", exc)
+        except ConfigError as exc:  # the CLI prints it as the one line naming the setting
             self._fatal = exc
             self._stop.set()
 

@@ -102,6 +102,7 @@ class RevocationFeed:
         self._last_sync = state.last_sync
         self._persisted = state.last_sync or 0.0
         self._resync = asyncio.Event()
+        self._last_error = ""
         self._tls = ClientTls(settings, identity) if settings.tls else None
         metrics.cluster_connected.set_function(lambda: self._connected)
         metrics.cluster_outbox.set_function(lambda: len(self._state))
@@ -210,9 +211,10 @@ class RevocationFeed:
         try:
             self._nc = await nats.connect(**options)
         except (OSError, nats.errors.Error, TimeoutError, IdentityError) as exc:
-            log.warning("cannot reach %s: %s", ", ".join(self.settings.urls), _text(exc))
+            await self._on_error(exc)
             return False
         self._connected = True
+        self._last_error = ""
         self._js = self._nc.jetstream(timeout=self.settings.ack_timeout)
         log.info("connected to %s", self._nc.connected_url.netloc if self._nc.connected_url else "")
         return True
@@ -226,7 +228,13 @@ class RevocationFeed:
         self._resync.set()
 
     async def _on_error(self, exc: Exception) -> None:
-        log.debug("nats: %s", _text(exc))
+        """nats-py keeps retrying inside connect(); say so once per distinct failure."""
+        said = f"cannot reach {', '.join(self.settings.urls)}: {_text(exc)}"
+        if self._connected or said == self._last_error:
+            log.debug("nats: %s", _text(exc))
+            return
+        self._last_error = said
+        log.warning("%s", said)
 
     def _leave_sync(self, why: str) -> None:
         if self._in_sync:

@@ -8,6 +8,8 @@ runs one agent, so the three "nodes" are told apart by gid, not by agent (docs/c
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -116,6 +118,17 @@ def three_nodes(spire: SpireTestBed, nats: NatsCluster) -> Iterator[dict[str, No
         for node in nodes.values():
             node.wait_ready()
         yield nodes
+
+
+def cli_revoke(
+    spire: SpireTestBed, node: Node, **target: str
+) -> subprocess.CompletedProcess[bytes]:
+    """``spiffebind revoke --jti/--txn`` as the owner's workload (SVID from the Workload API)."""
+    argv = [sys.executable, "-m", "spiffebind.cli", "revoke", "--socket", str(node.socket)]
+    argv += [a for kind, value in target.items() for a in (f"--{kind}", value)]
+    proc = spire.run(argv, gid=AGENT_GIDS[OWNER], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def refused_as(node: Node, token: str, presenter: Agent, reason: str, timeout: float = 10) -> None:

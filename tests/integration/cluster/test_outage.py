@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
-from clusterkit import AGENT_GIDS, OWNER, Node, refused_as
+from clusterkit import Node, cli_revoke, refused_as
 
 from spiffebind.testing.agents import Agent, connect, issue, revoke
 from spiffebind.testing.nats import NatsCluster
@@ -15,16 +12,6 @@ from spiffebind.testing.records import sample
 from spiffebind.testing.spire import SpireTestBed
 
 pytestmark = pytest.mark.integration
-
-
-def _cli_revoke(spire: SpireTestBed, node: Node, jti: str) -> subprocess.CompletedProcess[bytes]:
-    """``spiffebind revoke`` run as the owner's workload, its SVID from the Workload API."""
-    argv = [sys.executable, "-m", "spiffebind.cli", "revoke", "--socket", str(node.socket)]
-    proc = spire.run(
-        [*argv, "--jti", jti], gid=AGENT_GIDS[OWNER], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def test_engine_down_revocation_pending_then_published(
@@ -36,7 +23,7 @@ def test_engine_down_revocation_pending_then_published(
         other = issue(stub, owner.issue_proof(a.spiffe_id, "outage-other")).access_token
     nats.stop_all()
     try:
-        done = _cli_revoke(spire, a, token.jti)
+        done = cli_revoke(spire, a, jti=token.jti)
         assert done.returncode == 1, done.stderr
         assert b"in force here, propagation pending" in done.stdout
         assert a.verify(token.access_token, owner).reason == "revoked"

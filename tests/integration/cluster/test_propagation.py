@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from clusterkit import Node, refused_as
+from clusterkit import Node, cli_revoke, refused_as
 
 from spiffebind.api.v1.spiffebind_pb2 import RevokeTokenResponse
 from spiffebind.api.v1.spiffebind_pb2_grpc import TokenServiceStub
 from spiffebind.testing.agents import Agent, connect, failure, issue, revoke
 from spiffebind.testing.nats import NatsCluster
 from spiffebind.testing.poll import wait_for
+from spiffebind.testing.spire import SpireTestBed
 
 pytestmark = pytest.mark.integration
 
@@ -31,16 +32,16 @@ def test_jti_revoked_at_a_is_refused_at_b_and_c(nodes: dict[str, Node], owner: A
 
 
 def test_txn_revoked_at_a_closes_the_task_on_every_node(
-    nodes: dict[str, Node], owner: Agent
+    spire: SpireTestBed, nodes: dict[str, Node], owner: Agent
 ) -> None:
     a, b, c = nodes["a"], nodes["b"], nodes["c"]
     with connect(c.socket) as stub:
         from_c = issue(stub, owner.issue_proof(c.spiffe_id, "prop-txn")).access_token
     with connect(a.socket) as stub:
         from_a = issue(stub, owner.issue_proof(a.spiffe_id, "prop-txn")).access_token
-        answer = revoke(stub, owner.proof(a.spiffe_id, {"op": "revoke", "txn": "prop-txn"}))
+    done = cli_revoke(spire, a, txn="prop-txn")
 
-    assert answer.propagated
+    assert (done.returncode, done.stdout) == (0, b"revoked txn prop-txn\n"), done.stderr
     for node in (a, b, c):
         for token in (from_a, from_c):
             refused_as(node, token, owner, "revoked")

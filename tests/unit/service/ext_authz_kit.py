@@ -45,6 +45,16 @@ class Revoked:
         return jti in self.jtis
 
 
+@dataclass(frozen=True)
+class Feed:
+    """The cluster feed as the verifier sees it: in sync, or stale."""
+
+    in_sync: bool
+
+    def vouches(self) -> bool:
+        return self.in_sync
+
+
 @dataclass
 class Kit:
     signer: Issued
@@ -79,12 +89,13 @@ class Kit:
             **kwargs,
         ).token
 
-    def authz(self, **settings: Any) -> ExtAuthz:
+    def authz(self, *, feed_vouches: bool = True, **settings: Any) -> ExtAuthz:
         verifier = Verifier(
             VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
             bundles=StaticBundles(self.bundles),
             clock=self.clock,
             revocation=self.revoked,
+            feed=Feed(feed_vouches),
         )
         settings.setdefault("routes", ROUTES)
         return ExtAuthz(verifier, ExtAuthzSettings(**settings))

@@ -41,6 +41,14 @@ class Revocations:
 
 
 @dataclass
+class Feed:
+    in_sync: bool
+
+    def vouches(self) -> bool:
+        return self.in_sync
+
+
+@dataclass
 class Policy:
     allow: bool = True
     seen: list[Any] = field(default_factory=list)
@@ -507,6 +515,19 @@ ORDERED: dict[str, tuple[Case, str]] = {
         lambda w: outcome(w, w.forge(), revoked=Revocations(txns={"task-1"}), policy=Policy(False)),
         "revoked",
     ),
+    "revoked-before-revocation-unavailable": (
+        lambda w: outcome(w, w.forge(), revoked=Revocations(txns={"task-1"}), feed=Feed(False)),
+        "revoked",
+    ),
+    "revocation-unavailable-before-policy-denied": (
+        lambda w: outcome(w, w.forge(), feed=Feed(False), policy=Policy(False)),
+        "revocation_unavailable",
+    ),
+    "binding-mismatch-before-revocation-unavailable": (
+        lambda w: outcome(w, w.forge(), presented=[w.service.cert], feed=Feed(False)),
+        "binding_mismatch",
+    ),
+    "feed-in-sync-vouches": (lambda w: outcome(w, w.forge(), feed=Feed(True)), VALID),
     "policy-denied-before-insufficient-scope": (
         lambda w: outcome(w, w.forge(), policy=Policy(False), scopes=("docs:write",)),
         "policy_denied",

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+from typing import Any
+
 import pytest
 from clusterkit import Node, cli_revoke, refused_as
 
@@ -12,6 +17,15 @@ from spiffebind.testing.records import sample
 from spiffebind.testing.spire import SpireTestBed
 
 pytestmark = pytest.mark.integration
+
+
+def _status(node: Node) -> dict[str, Any]:
+    """``spiffebind status --json`` (exit 1 while not ready)."""
+    argv = [sys.executable, "-m", "spiffebind.cli", "status", "--socket", str(node.socket)]
+    done = subprocess.run([*argv, "--json"], capture_output=True, timeout=60, check=False)
+    shown: dict[str, Any] = json.loads(done.stdout)
+    assert done.returncode == (0 if shown["ready"] else 1)
+    return shown
 
 
 def test_engine_down_revocation_pending_then_published(
@@ -34,6 +48,10 @@ def test_engine_down_revocation_pending_then_published(
         status, body = b.ready()
         assert status == 503
         assert "out of sync" in body
+        shown = _status(b)
+        assert shown["ready"] is False
+        assert (shown["cluster"]["in_sync"], shown["cluster"]["connected"]) == (False, False)
+        assert _status(a)["cluster"]["outbox"] == 1
     finally:
         nats.start_all()
 
@@ -41,6 +59,14 @@ def test_engine_down_revocation_pending_then_published(
     for node in nodes.values():
         node.wait_ready()
     assert b.verify(other, owner).valid
+    assert _status(b)["cluster"] == {
+        "bucket": "spiffebind-revocations",
+        "connected": True,
+        "in_sync": True,
+        "seconds_since_sync": 0.0,
+        "outbox": 0,
+        "fail_open": False,
+    }
     wait_for(
         lambda: sample(a.daemon, "spiffebind_cluster_outbox_entries") == 0.0,
         timeout=10,

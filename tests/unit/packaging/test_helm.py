@@ -183,6 +183,27 @@ def test_csi_values_switch_every_branch(chart: Any) -> None:
     assert daemon["spec"]["updateStrategy"] == {"type": "OnDelete"}
 
 
+def test_cluster_values_become_flags_and_secret_mounts(chart: Any) -> None:
+    daemon = _daemon(_render(chart, VALUE_SETS["csi"]))
+    args = _container(daemon)["args"]
+    assert "--cluster-url=tls://nats.nats.svc:4222" in args
+    assert {"--cluster-tls", "--cluster-fail-open", "--cluster-replicas=3"} <= set(args)
+    assert "--cluster-ca=/etc/spiffebind/cluster-ca/ca.crt" in args
+    assert "--cluster-creds=/etc/spiffebind/cluster-creds/nats.creds" in args
+    volumes = _volumes(daemon)
+    assert volumes["cluster-ca"]["secret"]["secretName"] == "nats-ca"
+    assert volumes["cluster-creds"]["secret"]["secretName"] == "spiffebind-nats-creds"
+    mounts = {m["name"]: m["mountPath"] for m in _container(daemon)["volumeMounts"]}
+    assert mounts["cluster-creds"] == "/etc/spiffebind/cluster-creds"
+
+
+def test_no_cluster_urls_is_node_local(chart: Any) -> None:
+    values = {"cluster": {"credsSecret": "unused", "tls": {"enabled": True}}}
+    daemon = _daemon(_render(chart, values))
+    assert not [a for a in _container(daemon)["args"] if a.startswith("--cluster")]
+    assert "cluster-creds" not in _volumes(daemon)
+
+
 def test_checksum_follows_config_and_policy_only(chart: Any) -> None:
     base = _checksum(chart, {})
     assert re.fullmatch(r"[0-9a-f]{64}", base)
@@ -218,6 +239,9 @@ BAD_VALUES = {
     },
     "negative_ttl": {"config": {"max_ttl": -1}},
     "update_strategy_bogus": {"updateStrategy": {"type": "Recreate"}},
+    "cluster_url_http": {"cluster": {"urls": ["http://nats:4222"]}},
+    "cluster_replicas_zero": {"cluster": {"replicas": 0}},
+    "cluster_secret_with_slash": {"cluster": {"credsSecret": "../creds"}},
 }
 
 

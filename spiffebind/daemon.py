@@ -201,6 +201,8 @@ class Daemon:
         """Every new snapshot; a bundle-only update (JWT or X.509) is no SVID rotation."""
         previous, self._held = self._held, identity
         self.keys.update(identity.signing)
+        if self.feed is not None:
+            self.feed.rotated()
         if self.decisions.identity_changed(previous, identity):
             log.info("SVID %s rotated, valid until %d", identity.spiffe_id, identity.not_after)
             self._lifecycle(EventKind.IDENTITY_ROTATION, Decision.ALLOW, signer=identity.spiffe_id)

@@ -170,6 +170,11 @@ class RevocationFeed:
             return True
         return await self._publish(pending)
 
+    def rotated(self) -> None:
+        """The daemon's SVID changed: later TLS handshakes present the new one."""
+        if self._tls is not None:
+            self._tls.refresh()
+
     def sweep(self, now: float) -> None:
         """Forget outbox entries that can no longer matter (every token they cover expired)."""
         self._state.sweep(now)

@@ -22,21 +22,35 @@ from spiffebind.spiffeid import trust_domain_of
 
 
 class ClientTls:
-    """Builds the connection's SSLContext from the identity current at (re)connect time."""
+    """One SSLContext for the connection's life: nats-py reuses it on every reconnect, so a
+    rotation loads the new SVID (and bundle) into it (:meth:`refresh`)."""
 
     def __init__(self, settings: ClusterSettings, identity: BaseSource) -> None:
         self._settings = settings
         self._identity = identity
+        self._context: ssl.SSLContext | None = None
 
     def context(self) -> ssl.SSLContext:
+        if self._context is None:
+            context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            if self._settings.ca is None:
+                context.check_hostname = False
+            else:
+                context.load_verify_locations(cafile=str(self._settings.ca))
+            self._context = context
+            self.refresh()
+        return self._context
+
+    def refresh(self) -> None:
+        """Load the current SVID; without --cluster-ca, add the current bundle's authorities
+        (an SSLContext can add trust anchors but not drop them: a restart drops old ones)."""
+        context = self._context
+        if context is None:
+            return
         me = self._identity.current()
-        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-        context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if self._settings.ca is not None:
-            context.load_verify_locations(cafile=str(self._settings.ca))
-        else:
+        if self._settings.ca is None:
             roots = me.x509_bundles.get(trust_domain_of(me.spiffe_id), ())
-            context.check_hostname = False
             context.load_verify_locations(
                 cadata="".join(
                     c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in roots
@@ -49,7 +63,6 @@ class ClientTls:
             serialization.NoEncryption(),
         )
         _load_chain(context, chain, key)
-        return context
 
 
 def _load_chain(context: ssl.SSLContext, chain: bytes, key: bytes) -> None:

@@ -83,6 +83,7 @@ def node_args(urls: Sequence[str], config: Path, *extra: str) -> tuple[str, ...]
     args = ["--metrics-address", "127.0.0.1:0", "--issuer", PEERS, "--config", str(config)]
     args += [a for url in urls for a in ("--cluster-url", url)]
     args += ["--cluster-stale-after", str(STALE_AFTER), "--cluster-ack-timeout", "1"]
+    args += ["--cluster-replicas", str(min(len(urls), 3))]
     return (*args, *extra)
 
 

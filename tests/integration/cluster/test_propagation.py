@@ -54,7 +54,8 @@ def test_txn_revoked_at_a_closes_the_task_on_every_node(
 def test_one_of_three_nats_servers_lost(
     nodes: dict[str, Node], nats: NatsCluster, owner: Agent
 ) -> None:
-    """JetStream keeps its quorum: revocations are still acknowledged and seen everywhere."""
+    """JetStream keeps its quorum (the bucket has three replicas): revocations are still
+    acknowledged and seen everywhere."""
     a, b, c = nodes["a"], nodes["b"], nodes["c"]
     nats.servers[0].kill()
     try:

@@ -7,6 +7,7 @@ bad value fails at start-up with one line naming the setting.
 
 from __future__ import annotations
 
+import grp
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,8 @@ class DaemonConfig:
     request_window: int = 60
     grace_seconds: float = 5.0
     ext_authz_socket: Path | None = None
+    ext_authz_socket_mode: int = 0o660
+    ext_authz_socket_group: int | None = None
     ext_authz: ExtAuthzSettings = field(default_factory=ExtAuthzSettings)
     upstream_issuers: tuple[UpstreamIssuer, ...] = ()
     cluster: ClusterSettings | None = None
@@ -96,6 +99,30 @@ def parse_bundle_args(values: Iterable[str]) -> dict[str, Path]:
         except ValueError as exc:
             raise ConfigError(f"--bundle {item!r}: {exc}") from None
     return bundles
+
+
+def parse_mode(option: str, value: object) -> int:
+    """An octal file mode such as ``0660``."""
+    try:
+        mode = int(str(value), 8)
+    except ValueError:
+        raise ConfigError(f"{option} {value!r}: expected octal, e.g. 0660") from None
+    if not 0 <= mode <= 0o777:
+        raise ConfigError(f"{option} {value!r}: expected permission bits, at most 0777")
+    return mode
+
+
+def parse_group(option: str, value: object) -> int | None:
+    """A group by name or number, resolved once at start-up."""
+    if value is None or value == "":
+        return None
+    text = str(value)
+    if text.isdigit():
+        return int(text)
+    try:
+        return grp.getgrnam(text).gr_gid
+    except KeyError:
+        raise ConfigError(f"{option} {text!r}: no such group") from None
 
 
 def parse_address(value: str) -> tuple[str, int]:

@@ -144,7 +144,7 @@ class Daemon:
         if path is None:
             return None
         server = ExtAuthzServer(
-            Listener(path, self.config.socket_mode),
+            Listener(path, self.config.ext_authz_socket_mode, self.config.ext_authz_socket_group),
             ExtAuthzServicer(ExtAuthz(self.verifier, self.config.ext_authz), self.decisions),
             interceptors=(MetricsInterceptor(self.metrics),),
         )

@@ -21,7 +21,9 @@ Every error the package raises on purpose derives from :class:`SpiffebindError`,
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from typing import Any
 
 
 class Reason(StrEnum):
@@ -122,6 +124,8 @@ class RejectedError(SpiffebindError):
         super().__init__(f"{reason.value}: {detail}" if detail else reason.value)
         self.reason = reason
         self.detail = detail
+        self.asked: Mapping[str, Any] = {}
+        """What an authenticated caller asked for (bounded audit fields); empty otherwise."""
 
 
 class TokenRejected(RejectedError):

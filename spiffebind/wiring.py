@@ -72,6 +72,7 @@ def build_parts(
         policy=policy,
         revocations=revocations,
         ledger=ledger,
+        tasks=ledger,
         replay=replay,
         clock=clock,
         limits=limits,
@@ -81,6 +82,7 @@ def build_parts(
         authenticator=issuance,
         store=revocations,
         ledger=ledger,
+        tasks=ledger,
         admins=c.admins,
         clock=clock,
         max_ttl=c.max_ttl,
@@ -117,6 +119,7 @@ def build_parts(
         upstream=UpstreamValidator(c.upstream_issuers, clock=clock, clock_skew=c.clock_skew),
         revocations=revocations,
         ledger=ledger,
+        tasks=ledger,
         clock=clock,
         limits=limits,
     )

@@ -1,14 +1,15 @@
 """The daemon's gRPC server on its Unix socket: our service, health and reflection.
 
-Messages are capped at 64 KiB (a token is at most 8 KiB, a chain a few KiB), and concurrent
-calls are bounded, so one noisy client cannot exhaust the daemon's memory; bytes that do not
+Messages are capped at 64 KiB (a token is at most 8 KiB, a chain a few KiB), and calls are
+admitted by :mod:`~spiffebind.api.admission` (bounded work, streams and waits), so one noisy
+client can neither exhaust the daemon's memory nor starve the others; bytes that do not
 decode are the caller's INVALID_ARGUMENT.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from spiffebind.api import socket as sock
+from spiffebind.api.admission import Admission, AdmissionInterceptor
 from spiffebind.api.interceptors import DecodingInterceptor
 from spiffebind.api.v1 import spiffebind_pb2, spiffebind_pb2_grpc
 from spiffebind.client.channel import MAX_MESSAGE_BYTES
@@ -27,9 +29,12 @@ SERVICE_NAME = spiffebind_pb2.DESCRIPTOR.services_by_name["TokenService"].full_n
 
 @dataclass(frozen=True)
 class Listener:
+    """A socket path, its file mode and group (None: the daemon's own), and its budgets."""
+
     path: Path
     mode: int
-    max_concurrent_rpcs: int = 256
+    group: int | None = None
+    admission: Admission = field(default_factory=Admission)
 
 
 async def listen(
@@ -46,18 +51,22 @@ async def listen(
     path = listener.path
     spare = sock.claim(path)
     server = grpc.aio.server(
-        interceptors=(*interceptors, DecodingInterceptor()),
+        interceptors=(
+            AdmissionInterceptor(listener.admission),
+            *interceptors,
+            DecodingInterceptor(),
+        ),
         options=(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            *listener.admission.channel_options(),
         ),
-        maximum_concurrent_rpcs=listener.max_concurrent_rpcs,
     )
     register(server)
     server.add_insecure_port(f"unix:{spare}")
     await server.start()
     try:
-        sock.set_mode(spare, listener.mode)
+        sock.set_mode(spare, listener.mode, listener.group)
         sock.move_into_place(spare, path)
     except BaseException:
         await server.stop(None)

@@ -64,12 +64,16 @@ def is_live(path: Path) -> bool:
         return True
 
 
-def set_mode(path: Path, mode: int) -> None:
-    """Apply the configured file mode once grpcio has created the socket."""
+def set_mode(path: Path, mode: int, group: int | None = None) -> None:
+    """Apply the configured group and file mode once grpcio has created the socket."""
     try:
+        if group is not None:
+            os.chown(path, -1, group)
         os.chmod(path, mode)
     except OSError as exc:
-        raise ConfigError(f"socket {path}: cannot set mode {mode:o}: {exc.strerror}") from None
+        raise ConfigError(
+            f"socket {path}: cannot set mode {mode:o} and group {group}: {exc.strerror}"
+        ) from None
 
 
 def move_into_place(spare: Path, path: Path) -> None:

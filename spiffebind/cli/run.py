@@ -9,7 +9,6 @@ import click
 
 from spiffebind import config as cfg
 from spiffebind.cli.cluster_options import cluster_options, settings_from
-from spiffebind.errors import ConfigError
 from spiffebind.service.ext_authz_routes import ExtAuthzSettings, parse_routes
 from spiffebind.upstream.settings import parse_upstream_issuers
 
@@ -174,6 +173,20 @@ def _env(name: str) -> str:
     "routes come from the config file's ext_authz_routes (docs/ext-authz.md).",
 )
 @click.option(
+    "--ext-authz-socket-mode",
+    default="0660",
+    show_default=True,
+    envvar=_env("EXT_AUTHZ_SOCKET_MODE"),
+    show_envvar=True,
+    help="File mode of the ext_authz socket: only Envoy needs it.",
+)
+@click.option(
+    "--ext-authz-socket-group",
+    envvar=_env("EXT_AUTHZ_SOCKET_GROUP"),
+    show_envvar=True,
+    help="Group (name or number) of the ext_authz socket, e.g. Envoy's; default: the daemon's.",
+)
+@click.option(
     "--ext-authz-trust-xfcc",
     is_flag=True,
     envvar=_env("EXT_AUTHZ_TRUST_XFCC"),
@@ -208,12 +221,7 @@ def run(**opts: Any) -> None:
 
 def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
     """Typed settings from click's resolved values; ConfigError names the bad one."""
-    try:
-        mode = int(str(opts["socket_mode"]), 8)
-    except ValueError:
-        raise ConfigError(
-            f"--socket-mode {opts['socket_mode']!r}: expected octal, e.g. 0660"
-        ) from None
+    mode = cfg.parse_mode("--socket-mode", opts["socket_mode"])
     cfg.check_ttls(opts["default_ttl"], opts["max_ttl"], opts["clock_skew"])
     files = cfg.file_identity(opts["svid"], opts["svid_key"], cfg.parse_bundle_args(opts["bundle"]))
     return cfg.DaemonConfig(
@@ -236,6 +244,12 @@ def build_config(opts: dict[str, Any]) -> cfg.DaemonConfig:
         clock_skew=opts["clock_skew"],
         grace_seconds=opts["grace_seconds"],
         ext_authz_socket=opts["ext_authz_socket"],
+        ext_authz_socket_mode=cfg.parse_mode(
+            "--ext-authz-socket-mode", opts["ext_authz_socket_mode"]
+        ),
+        ext_authz_socket_group=cfg.parse_group(
+            "--ext-authz-socket-group", opts["ext_authz_socket_group"]
+        ),
         ext_authz=ExtAuthzSettings(
             routes=parse_routes(opts.get("ext_authz_routes")),
             trust_xfcc=opts["ext_authz_trust_xfcc"],

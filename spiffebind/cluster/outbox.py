@@ -36,7 +36,7 @@ _SCHEMA = Schema(
         """,
     ),
     synchronous="FULL",
-    load="SELECT key, value, expires_at FROM outbox UNION ALL SELECT '', '', at FROM sync",
+    load=("SELECT key, value, expires_at FROM outbox", "SELECT at FROM sync"),
 )
 
 
@@ -52,15 +52,11 @@ class Pending:
 class FeedState(Store):
     """Outbox and last-sync time, mirrored in memory; writes serialised by the store lock."""
 
-    def __init__(self, db: Database, rows: list[Row]) -> None:
+    def __init__(self, db: Database, rows: tuple[list[Row], ...]) -> None:
         super().__init__(db)
-        self._outbox: dict[str, Pending] = {}
-        self.last_sync: float | None = None
-        for key, value, at in rows:
-            if key:
-                self._outbox[key] = Pending(key, value, at)
-            else:
-                self.last_sync = at
+        outbox, sync = rows
+        self._outbox = {key: Pending(key, value, at) for key, value, at in outbox}
+        self.last_sync: float | None = sync[0][0] if sync else None
 
     @classmethod
     def open(cls, state_dir: Path) -> FeedState:

@@ -3,11 +3,18 @@
 Servicers call one method per outcome; this module knows which counter and which audit
 fields each outcome feeds, so the two can never disagree. With a required audit log a
 failed write raises AuditError before the caller answers, so no decision goes unrecorded.
+
+Verification needs no authentication, so what any local process can make the daemon write
+is bounded: the call context it names (method, path, tool) is cut short, and refused
+verifications are audited at most :data:`DENIED_PER_SECOND` a second (bursts of
+:data:`DENIED_BURST`); the rest are counted (``spiffebind_audit_events_dropped_total``),
+never written. A refusal grants nothing, so the trail of who got authority stays whole.
 """
 
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,12 +22,18 @@ from typing import Any
 from spiffebind.errors import RejectedError, UpstreamUnavailable
 from spiffebind.identity.source import Identity, X509Bundles
 from spiffebind.observe.audit import AuditEvent, AuditLog, Decision, EventKind
+from spiffebind.observe.budget import Bucket
 from spiffebind.observe.metrics import Metrics
 from spiffebind.service.exchange import Exchanged
 from spiffebind.service.issuance import Issued
 from spiffebind.service.revocation import Revoked
 from spiffebind.token import VerifiedToken
 from spiffebind.token.jose import b64url_encode
+
+DENIED_PER_SECOND = 20
+DENIED_BURST = 200
+CONTEXT_CHARS = {"method": 16, "path": 256, "tool": 64}
+"""How much of each call-context field an unauthenticated caller may have written."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +43,14 @@ class CallContext:
     method: str = ""
     path: str = ""
     tool: str = ""
+
+    def fields(self) -> dict[str, str]:
+        """The audit fields, each cut to :data:`CONTEXT_CHARS`."""
+        return {name: _cut(getattr(self, name), limit) for name, limit in CONTEXT_CHARS.items()}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def peer_thumbprint(ders: Sequence[bytes]) -> str:
@@ -58,11 +79,17 @@ def _token_fields(claims: Mapping[str, Any], chain: Sequence[str] = ()) -> dict[
 
 class Decisions:
     def __init__(
-        self, metrics: Metrics, audit: AuditLog | None, policy_digest: Callable[[], str]
+        self,
+        metrics: Metrics,
+        audit: AuditLog | None,
+        policy_digest: Callable[[], str],
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._metrics = metrics
         self._audit = audit
         self._digest = policy_digest
+        self._clock = clock
+        self._denied = Bucket(DENIED_PER_SECOND, DENIED_BURST)
 
     def record(self, event: EventKind, decision: Decision, **fields: Any) -> None:
         """One audit event (no-op without an audit log); AuditError when required and lost."""
@@ -82,7 +109,9 @@ class Decisions:
         self._metrics.issued.labels(result="allow", reason="").inc()
 
     def issue_refused(self, exc: RejectedError, latency: float) -> None:
-        self.record(EventKind.ISSUE, Decision.DENY, reason=exc.reason.value, latency=latency)
+        self.record(
+            EventKind.ISSUE, Decision.DENY, reason=exc.reason.value, latency=latency, **exc.asked
+        )
         self._metrics.issued.labels(result="deny", reason=exc.reason.value).inc()
 
     def exchanged(self, exchanged: Exchanged, latency: float) -> None:
@@ -104,7 +133,13 @@ class Decisions:
             )
             self._metrics.exchanges.labels(result="error", reason="", subject="upstream").inc()
             return
-        self.record(EventKind.EXCHANGE, Decision.DENY, reason=exc.reason.value, latency=latency)
+        self.record(
+            EventKind.EXCHANGE,
+            Decision.DENY,
+            reason=exc.reason.value,
+            latency=latency,
+            **exc.asked,
+        )
         self._metrics.exchanges.labels(result="deny", reason=exc.reason.value, subject="").inc()
 
     def verified(
@@ -135,17 +170,14 @@ class Decisions:
         peer_x5t: str,
         latency: float,
     ) -> None:
-        common: dict[str, Any] = {
-            "method": call.method,
-            "path": call.path,
-            "tool": call.tool,
-            "peer_x5t": peer_x5t,
-            "latency": latency,
-        }
+        common: dict[str, Any] = {**call.fields(), "peer_x5t": peer_x5t, "latency": latency}
         if isinstance(outcome, RejectedError):
             reason = outcome.reason.value
-            self.record(event, Decision.DENY, reason=reason, **common)
             self._metrics.verifications.labels(result="deny", reason=reason).inc()
+            if self._audit is None or self._denied.take(self._clock()):
+                self.record(event, Decision.DENY, reason=reason, **common)
+            else:
+                self._metrics.audit_dropped.inc()
             return
         fields = _token_fields(outcome.claims, outcome.chain)
         self.record(event, Decision.ALLOW, **common, **fields)
@@ -176,7 +208,7 @@ class Decisions:
             self._metrics.invalidated.labels(cause=cause).inc()
 
     def revoke_refused(self, exc: RejectedError) -> None:
-        self.record(EventKind.REVOKE, Decision.DENY, reason=exc.reason.value)
+        self.record(EventKind.REVOKE, Decision.DENY, reason=exc.reason.value, **exc.asked)
 
     def identity_changed(self, previous: Identity | None, current: Identity) -> bool:
         """Metrics of a new identity snapshot; True when the SVID itself rotated (the caller

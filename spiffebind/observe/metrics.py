@@ -193,6 +193,11 @@ class Metrics:
             "Tokens accepted while out of sync with the feed, under --cluster-fail-open.",
             registry=registry,
         )
+        self.audit_dropped = Counter(
+            "spiffebind_audit_events_dropped_total",
+            "Refused verifications not audited: over the rate anyone may cause unauthenticated.",
+            registry=registry,
+        )
         self.build = Info("spiffebind_build", "Version of this daemon.", registry=registry)
         self.build.info({"version": __version__})
         self._zero()

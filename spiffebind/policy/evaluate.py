@@ -150,10 +150,14 @@ def _subject(rule: Rule, request: Request) -> str | None:
 
 def _delegation(rule: Rule, request: Request) -> str | None:
     """How it got here: the previous holder in ``may_act_for`` (already settled by
-    :func:`_subject` on a first hop), and ``1 <= delegation_depth <= max_delegation_depth``."""
+    :func:`_subject` on a first hop), and ``1 <= delegation_depth <= max_delegation_depth``.
+
+    A rule naming ``subjects`` or ``may_act_for`` grants only exchanged authority: were it
+    also a direct grant, a delegate could ask as itself for all it may only receive."""
     acting_for, depth = request.acting_for, request.delegation_depth
     if acting_for is None and depth == 0:
-        return None
+        delegating = bool(rule.subjects or rule.may_act_for) or request.subject is not None
+        return "a direct request" if delegating else None
     if acting_for is None or not (_first_hop(request) or _matches(rule.may_act_for, acting_for)):
         return f"acting for {acting_for!r}"
     if not 1 <= depth <= rule.max_delegation_depth:

@@ -4,7 +4,8 @@ the caller, never wider than what it came from.
 Order: authenticate the caller's signed request; check that it signed this very subject
 token; validate the subject token (fully, except the binding: its holder is the caller's
 peer, not the caller); narrow; ask policy about the exact claims about to be signed; mint
-bound to the caller; record in the ledger so ending the task reaches every hop. Blocking
+bound to the caller; join the subject token's task (or claim the one the caller names);
+record in the ledger so ending the task reaches every hop. Blocking
 (upstream keys may be fetched): the servicer runs it off the event loop.
 """
 
@@ -26,11 +27,13 @@ from spiffebind.errors import (
 )
 from spiffebind.identity.source import IdentitySource
 from spiffebind.policy import Decision
+from spiffebind.service.asked import on_refusal
 from spiffebind.service.delegation import check_may_act, token_request
 from spiffebind.service.issuance import Issuance, Ledger, Limits
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.narrowing import Narrowed, Subject, narrow, refuse
 from spiffebind.service.params import ExchangeParams, exchange_params
+from spiffebind.service.tasks import Tasks, claim
 from spiffebind.token import ACCESS_TOKEN_TYP, MintedToken, SignedRequest, Verifier, mint
 from spiffebind.token.proof import subject_token_sha256
 from spiffebind.token.verify import Clock, RevocationCheck
@@ -90,6 +93,7 @@ class Exchange:
         upstream: UpstreamValidator,
         revocations: RevocationCheck,
         ledger: Ledger,
+        tasks: Tasks,
         clock: Clock,
         limits: Limits,
     ) -> None:
@@ -100,12 +104,17 @@ class Exchange:
         self._upstream = upstream
         self._revocations = revocations
         self._ledger = ledger
+        self._tasks = tasks
         self._clock = clock
         self._limits = limits
 
     def exchange(self, proof: str, subject_token: str) -> Exchanged:
         """A token for the caller, ExchangeRejected, or UpstreamUnavailable."""
         request = self._signed(proof)
+        with on_refusal(request):
+            return self._exchange(request, subject_token)
+
+    def _exchange(self, request: SignedRequest, subject_token: str) -> Exchanged:
         with _as_exchange_errors(OAuthError.INVALID_REQUEST):
             params = exchange_params(request.params)
             if not hmac.compare_digest(
@@ -137,6 +146,7 @@ class Exchange:
                 may_act=params.may_act,
                 now=now,
             )
+            self._enter_task(subject, narrowed, request.caller_id, until=minted.exp)
         self._ledger.record(minted.claims["jti"], request.caller_id, narrowed.txn, minted.exp)
         chain = (narrowed.sub, *narrowed.actors)
         return Exchanged(minted, request, params, decision, kind, chain)
@@ -169,6 +179,14 @@ class Exchange:
             )
             raise ExchangeRejected(exc.reason, exc.detail, oauth=oauth) from None
         return "delegation", Subject.of_token(verified)
+
+    def _enter_task(self, subject: Subject, narrowed: Narrowed, caller: str, until: float) -> None:
+        """A token of a task makes its exchanger a member; a task named by the caller itself
+        (over an upstream token, say) is claimed as at issuance."""
+        if subject.txn is not None:
+            self._tasks.join(subject.txn, caller, until)
+        elif narrowed.txn is not None:
+            claim(self._tasks, narrowed.txn, caller, until)
 
     def _decide(self, caller: str, narrowed: Narrowed) -> tuple[Decision, int]:
         decision = self._policy.decide(

@@ -12,9 +12,11 @@ from typing import Protocol
 from spiffebind.errors import Reason, RequestRejected
 from spiffebind.identity.source import IdentitySource
 from spiffebind.policy import Decision, Request
+from spiffebind.service.asked import on_refusal
 from spiffebind.service.delegation import check_may_act
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.params import IssueParams, issue_params
+from spiffebind.service.tasks import Tasks, claim
 from spiffebind.token import (
     ChainCache,
     MintedToken,
@@ -55,6 +57,7 @@ class Issuance:
         policy: LivePolicy,
         revocations: RevocationCheck,
         ledger: Ledger,
+        tasks: Tasks,
         replay: ReplayGuard,
         clock: Clock,
         limits: Limits,
@@ -64,6 +67,7 @@ class Issuance:
         self._policy = policy
         self._revocations = revocations
         self._ledger = ledger
+        self._tasks = tasks
         self._replay = replay
         self._clock = clock
         self._limits = limits
@@ -83,8 +87,14 @@ class Issuance:
         )
 
     def issue(self, proof: str) -> Issued:
-        """A token for the authenticated caller, or RequestRejected with the reason."""
+        """A token for the authenticated caller, or RequestRejected with the reason (and,
+        once the caller is known, what it asked)."""
         request = self.authenticate(proof)
+        with on_refusal(request):
+            return self._issue(request)
+
+    def _issue(self, request: SignedRequest) -> Issued:
+        now = self._clock.now()
         params = issue_params(request.params)
         if params.txn is not None and self._revocations.is_revoked("", params.txn):
             raise RequestRejected(Reason.REVOKED, f"task {params.txn!r} was revoked")
@@ -113,10 +123,12 @@ class Issuance:
             scopes=decision.scopes,
             ttl=decision.granted_ttl,
             max_ttl=self._limits.max_ttl,
-            now=self._clock.now(),
+            now=now,
             txn=params.txn,
             authorization_details=params.authorization_details or None,
             may_act={"sub": params.may_act} if params.may_act else None,
         )
+        if params.txn is not None:
+            claim(self._tasks, params.txn, request.caller_id, minted.exp)
         self._ledger.record(minted.claims["jti"], request.caller_id, params.txn, minted.exp)
         return Issued(minted, request, params, decision)

@@ -1,8 +1,11 @@
-"""Revoking a token or a whole task, by its own client or by an admin, idempotently.
+"""Revoking a token or a whole task, by its own client (a member of the task) or by an
+admin, idempotently.
 
 A revocation is kept until no token that could carry it is still alive: the recorded
 ``exp`` of a known jti, or the longest lifetime this daemon grants for a task (new tokens
-for a revoked task are refused meanwhile), plus the clock skew verifiers allow. In cluster
+for a revoked task are refused meanwhile), plus the clock skew verifiers allow. A task
+nobody owns has no token to end: revoking it records nothing, so no one can block a task
+name before its owner uses it. In cluster
 mode it is handed to the feed's durable outbox before the local commit (docs/cluster.md).
 """
 
@@ -12,10 +15,13 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from spiffebind.errors import Reason, RequestRejected
+from spiffebind.service.asked import on_refusal
 from spiffebind.service.issuance import Issuance
 from spiffebind.service.params import revoke_params
+from spiffebind.service.tasks import Tasks
 from spiffebind.spiffeid import IdPattern, matches_any
 from spiffebind.state.ledger import IssuedRecord
+from spiffebind.token import SignedRequest
 from spiffebind.token.verify import Clock
 
 
@@ -34,13 +40,13 @@ class Propagation(Protocol):
 class Ledger(Protocol):
     def lookup(self, jti: str) -> IssuedRecord | None: ...
 
-    def clients_of_txn(self, txn: str) -> frozenset[str]: ...
-
     def latest_exp_of_txn(self, txn: str) -> float | None: ...
 
 
 @dataclass(frozen=True)
 class Revoked:
+    """What a revocation did; ``until`` is 0 when nothing was recorded (an unowned task)."""
+
     caller_id: str
     jti: str | None
     txn: str | None
@@ -55,6 +61,7 @@ class Revocation:
         authenticator: Issuance,
         store: Store,
         ledger: Ledger,
+        tasks: Tasks,
         admins: tuple[IdPattern, ...],
         clock: Clock,
         max_ttl: int,
@@ -65,6 +72,7 @@ class Revocation:
         self._propagation = propagation
         self._store = store
         self._ledger = ledger
+        self._tasks = tasks
         self._admins = admins
         self._clock = clock
         self._max_ttl = max_ttl
@@ -73,6 +81,10 @@ class Revocation:
     def revoke(self, proof: str) -> Revoked:
         """Record the revocation durably before answering; RequestRejected when not allowed."""
         request = self._auth.authenticate(proof)
+        with on_refusal(request):
+            return self._revoke(request)
+
+    def _revoke(self, request: SignedRequest) -> Revoked:
         params = revoke_params(request.params)
         caller = request.caller_id
         admin = matches_any(self._admins, caller)
@@ -89,10 +101,12 @@ class Revocation:
                 caller, params.jti, None, until, self._store.revoke_jti(params.jti, until)
             )
         txn = params.txn or ""
-        if not admin and caller not in self._ledger.clients_of_txn(txn):
+        if not admin and not self._tasks.is_member(txn, caller):
             raise RequestRejected(
-                Reason.POLICY_DENIED, "only a client of the task or an admin may revoke it"
+                Reason.POLICY_DENIED, "only a member of the task or an admin may revoke it"
             )
+        if not self._tasks.is_owned(txn):
+            return Revoked(caller, None, txn, 0.0, newly=False)
         until = max(now + self._max_ttl, self._ledger.latest_exp_of_txn(txn) or now) + self._skew
         self._propagate("txn", txn, until, caller)
         return Revoked(caller, None, txn, until, self._store.revoke_txn(txn, until))

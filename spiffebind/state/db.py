@@ -35,7 +35,14 @@ class Schema:
     version: int
     tables: tuple[str, ...]
     synchronous: Literal["FULL", "NORMAL"]
-    load: str
+    load: tuple[str, ...]
+    migrations: tuple[tuple[str, ...], ...] = ()
+    """``migrations[n - 1]`` brings a file of version ``n`` to ``n + 1``, so that a state
+    directory written by an older daemon keeps working; ``tables`` is the newest layout."""
+
+    def __post_init__(self) -> None:
+        if len(self.migrations) != self.version - 1:
+            raise ValueError(f"{self.kind} schema {self.version} needs one migration per version")
 
     @property
     def lock_name(self) -> str:
@@ -52,8 +59,8 @@ class Database:
         self._kind = kind
 
     @classmethod
-    def open(cls, state_dir: Path, schema: Schema) -> tuple[Database, list[Row]]:
-        """Open or create the file; also returns the rows of ``schema.load``."""
+    def open(cls, state_dir: Path, schema: Schema) -> tuple[Database, tuple[list[Row], ...]]:
+        """Open, create or migrate the file; also returns the rows of each ``schema.load``."""
         try:
             state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         except OSError as exc:
@@ -138,8 +145,9 @@ def _lock(path: Path, kind: str) -> int:
     return fd
 
 
-def _prepare(conn: sqlite3.Connection, schema: Schema) -> list[Row]:
-    """Switch to WAL, then create the schema or check that it is ours, and load the rows."""
+def _prepare(conn: sqlite3.Connection, schema: Schema) -> tuple[list[Row], ...]:
+    """Switch to WAL, then create the schema or check that it is ours (migrating an older
+    version in the same transaction), and load the rows."""
     mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
     if mode != "wal":
         raise StateError(f"cannot use write-ahead logging (journal mode {mode!r})")
@@ -156,9 +164,14 @@ def _prepare(conn: sqlite3.Connection, schema: Schema) -> list[Row]:
             conn.execute(f"PRAGMA user_version = {schema.version}")
         elif app_id != schema.application_id:
             raise StateError(f"not a spiffebind {schema.kind} database")
-        elif version != schema.version:
+        elif not 1 <= version <= schema.version:
             raise StateError(f"unsupported schema version {version}")
-        rows = conn.execute(schema.load).fetchall()
+        elif version < schema.version:
+            for migration in schema.migrations[version - 1 :]:
+                for statement in migration:
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {schema.version}")
+        rows = tuple(conn.execute(query).fetchall() for query in schema.load)
         conn.execute("COMMIT")
     finally:
         if conn.in_transaction:

@@ -31,7 +31,7 @@ _SCHEMA = Schema(
         """,
     ),
     synchronous="FULL",
-    load="SELECT kind, id, expires_at FROM revocation",
+    load=("SELECT kind, id, expires_at FROM revocation",),
 )
 _UPSERT = """
 INSERT INTO revocation (kind, id, expires_at) VALUES (?, ?, ?)
@@ -57,7 +57,8 @@ class RevocationStore(Store):
     @classmethod
     def open(cls, state_dir: Path) -> RevocationStore:
         """Open or create the store; :class:`StateError` naming the path if it is unusable."""
-        return cls(*Database.open(state_dir, _SCHEMA))
+        db, (rows,) = Database.open(state_dir, _SCHEMA)
+        return cls(db, rows)
 
     def revoke_jti(self, jti: str, until: float) -> bool:
         """Revoke one token until ``until``; True if it was not revoked before."""

@@ -18,7 +18,7 @@ from cryptography import x509
 
 from spiffebind.errors import IdentityError, Reason, RejectedError, RequestRejected
 from spiffebind.spiffeid import parse_spiffe_id
-from spiffebind.token.jose import b64url_encode, sign_compact
+from spiffebind.token.jose import MAX_TOKEN_BYTES, b64url_encode, sign_compact
 from spiffebind.token.svid import SigningIdentity, spiffe_id_of, thumbprint
 from spiffebind.token.verify import ACCESS_TOKEN_TYP
 
@@ -71,7 +71,8 @@ def mint(
     upstream_exp: int | None = None,
     random_bytes: Callable[[int], bytes] = secrets.token_bytes,
 ) -> MintedToken:
-    """Sign an access token bound to ``agent_cert``.
+    """Sign an access token bound to ``agent_cert``; one over the profile's size limit is
+    refused (``malformed``) rather than minted.
 
     ``subject`` defaults to the agent's SPIFFE ID (direct issuance); ``actors`` lists the
     delegation chain outermost first, as ``VerifiedToken.chain[1:]`` does.
@@ -112,4 +113,12 @@ def mint(
         **{name: value for name, value in optional.items() if value is not None},
     }
     header = {"alg": signer.alg, "typ": ACCESS_TOKEN_TYP, "kid": signer.kid, "x5c": signer.x5c}
-    return MintedToken(sign_compact(header, claims, signer.key), MappingProxyType(claims))
+    token = sign_compact(header, claims, signer.key)
+    if len(token) > MAX_TOKEN_BYTES:
+        # Verifiers refuse it unread (section 3, check 1): never hand out a dead token.
+        raise _malformed(
+            f"the token would be {len(token)} bytes, over the profile's {MAX_TOKEN_BYTES} "
+            f"(its header with the signer's x5c chain takes {token.index('.')}): ask for "
+            "fewer audiences, scopes or authorization_details"
+        )
+    return MintedToken(token, MappingProxyType(claims))

@@ -7,7 +7,18 @@ from collections.abc import Iterator
 
 import grpc
 import pytest
-from daemonkit import Agents, connect, failure, issue, own_daemon, revoke, verify
+from daemonkit import (
+    AGENT_B,
+    SEARCH,
+    Agents,
+    audit_events,
+    connect,
+    failure,
+    issue,
+    own_daemon,
+    revoke,
+    verify,
+)
 
 from spiffebind.client import AgentClient, StaticCredentials
 from spiffebind.testing.daemon import DaemonProcess
@@ -58,3 +69,42 @@ def test_revocation_rules_and_durability(node: DaemonProcess, agents: Agents) ->
         refused = failure(lambda: issue(stub, a.issue_proof(me, "rev-task")))
         assert refused == (grpc.StatusCode.PERMISSION_DENIED, "revoked")
         assert issue(stub, a.issue_proof(me, "rev-next")).access_token
+
+
+def test_a_task_belongs_to_the_client_that_first_records_it(
+    node: DaemonProcess, agents: Agents
+) -> None:
+    # Issue 15 item 3: b names a's task to end it, or revokes a name before a uses it.
+    a, b, admin, me = agents.a, agents.b, agents.admin, node.spiffe_id
+    with connect(node.socket) as stub:
+        owned = issue(stub, a.issue_proof(me, "own-task")).access_token
+        squat = failure(lambda: issue(stub, b.issue_proof(me, "own-task")))
+        ended = failure(lambda: revoke(stub, b.proof(me, {"op": "revoke", "txn": "own-task"})))
+        early = failure(lambda: revoke(stub, b.proof(me, {"op": "revoke", "txn": "own-later"})))
+        unowned = revoke(stub, admin.proof(me, {"op": "revoke", "txn": "own-later"}))
+
+        assert squat == (grpc.StatusCode.PERMISSION_DENIED, "policy_denied")
+        assert ended == early == (grpc.StatusCode.PERMISSION_DENIED, "policy_denied")
+        assert (unowned.newly_revoked, unowned.expires_at) == (False, 0)
+        assert verify(stub, owned, presenter=a).valid
+        later = issue(stub, a.issue_proof(me, "own-later")).access_token
+        assert verify(stub, later, presenter=a).valid
+        assert revoke(stub, a.proof(me, {"op": "revoke", "txn": "own-task"})).newly_revoked
+
+
+def test_a_refused_request_is_audited_with_its_caller_and_what_it_asked(
+    node: DaemonProcess, agents: Agents
+) -> None:
+    # Issue 15 item 4: refused issue and revoke events had an empty client_id, aud and txn.
+    a, b, me = agents.a, agents.b, node.spiffe_id
+    with connect(node.socket) as stub:
+        jti = issue(stub, a.issue_proof(me, "audit-own")).jti
+        failure(lambda: issue(stub, b.issue_proof(me, "audit-ask", scope="mail:send")))
+        failure(lambda: revoke(stub, b.proof(me, {"op": "revoke", "token_jti": jti})))
+    refused = [e for e in audit_events(node) if e["decision"] == "deny"]
+    asked = {
+        (e["event"], e["client_id"], tuple(e["aud"]), e["scope"], e["txn"], e["jti"])
+        for e in refused
+    }
+    assert ("issue", AGENT_B, (SEARCH,), "mail:send", "audit-ask", "") in asked
+    assert ("revoke", AGENT_B, (), "", "", jti) in asked

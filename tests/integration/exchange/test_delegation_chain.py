@@ -17,7 +17,7 @@ from exchangesetup import (
 )
 
 from spiffebind.client import AgentClient
-from spiffebind.errors import ExchangeRejected
+from spiffebind.errors import ExchangeRejected, RequestRejected
 from spiffebind.testing.daemon import DaemonProcess
 from spiffebind.token import SigningIdentity
 
@@ -170,3 +170,15 @@ def test_ending_the_task_revokes_every_token_of_the_chain(
     with pytest.raises(ExchangeRejected) as info:
         research_hop(agents, planner_token)
     assert info.value.reason.value == "revoked"
+
+
+@pytest.mark.parametrize("agent", [RESEARCH_ID, PLANNER_ID])
+def test_a_delegation_rule_grants_no_direct_token(
+    agents: dict[str, AgentClient], agent: str
+) -> None:
+    # Issue 15 item 2: each agent's only rules name subjects or may_act_for; asking as
+    # itself, with no subject token and no act, for a scope they list is no grant.
+    with pytest.raises(RequestRejected) as info:
+        agents[agent].token(SEARCH, ["search:write"])
+    assert info.value.reason.value == "policy_denied"
+    assert "a direct request" in info.value.detail

@@ -4,6 +4,7 @@ a path another process answers on is never taken, and stopping removes only our 
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import tempfile
@@ -66,6 +67,21 @@ def test_a_removed_directory_is_created_and_listened_on_again(path: Path) -> Non
 
     assert asyncio.run(scenario()) == (True, True, 0o640, False)
     assert not path.exists()
+
+
+def test_the_socket_gets_its_group_and_mode(path: Path) -> None:
+    group = os.getgid() if os.geteuid() else 1337  # root may give any group
+
+    async def scenario() -> tuple[int, int]:
+        server = _HealthOnly(Listener(path, 0o660, group=group))
+        await server.start()
+        try:
+            st = path.stat()
+            return st.st_mode & 0o777, st.st_gid
+        finally:
+            await server.stop(0.1)
+
+    assert asyncio.run(scenario()) == (0o660, group)
 
 
 def test_a_path_another_process_answers_on_is_not_taken(path: Path) -> None:

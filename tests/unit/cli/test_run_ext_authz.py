@@ -74,3 +74,33 @@ def test_a_bad_route_is_a_usage_error_naming_route_and_key(
     assert result.exit_code == 2
     assert "ext_authz_routes[1]: unknown key 'audince'" in result.output
     assert not started
+
+
+def test_the_ext_authz_socket_has_its_own_mode_and_group(started: list[DaemonConfig]) -> None:
+    # Issue 15 item 1: only Envoy needs the ext_authz socket, unlike the API's 0666.
+    result = CliRunner().invoke(main, BASE)
+    assert result.exit_code == 0, result.output
+    assert (started[0].ext_authz_socket_mode, started[0].ext_authz_socket_group) == (0o660, None)
+    flags = ["--ext-authz-socket-mode", "0600", "--ext-authz-socket-group", "root"]
+    result = CliRunner().invoke(main, [*BASE, *flags])
+    assert result.exit_code == 0, result.output
+    assert (started[1].ext_authz_socket_mode, started[1].ext_authz_socket_group) == (0o600, 0)
+    result = CliRunner().invoke(main, BASE, env={"SPIFFEBIND_EXT_AUTHZ_SOCKET_GROUP": "1337"})
+    assert started[2].ext_authz_socket_group == 1337
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--ext-authz-socket-mode", "rw"], "--ext-authz-socket-mode 'rw': expected octal"),
+        (["--ext-authz-socket-mode", "7777"], "at most 0777"),
+        (["--ext-authz-socket-group", "no-such-group-here"], "no such group"),
+    ],
+)
+def test_a_bad_ext_authz_socket_mode_or_group_is_a_usage_error(
+    started: list[DaemonConfig], flags: list[str], message: str
+) -> None:
+    result = CliRunner().invoke(main, [*BASE, *flags])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not started

@@ -15,7 +15,13 @@ from prometheus_client import CollectorRegistry
 from spiffebind.errors import AuditError, Reason, RequestRejected, TokenRejected
 from spiffebind.identity.source import Identity
 from spiffebind.observe.audit import AuditLog, MemorySink
-from spiffebind.observe.decisions import CallContext, Decisions, dropped_authorities
+from spiffebind.observe.decisions import (
+    DENIED_BURST,
+    DENIED_PER_SECOND,
+    CallContext,
+    Decisions,
+    dropped_authorities,
+)
 from spiffebind.observe.metrics import Metrics
 from spiffebind.policy import Decision
 from spiffebind.service.issuance import Issued
@@ -341,3 +347,49 @@ def test_dropped_authorities_counts_each_removed_root_per_domain() -> None:
     assert dropped_authorities({"example.org": (a, b)}, {"example.org": (b,)}) == 1
     assert dropped_authorities({"example.org": (a,), "other.org": (c,)}, {}) == 2
     assert dropped_authorities({"example.org": (a,)}, {"example.org": (b, a)}) == 0
+
+
+def test_a_refusal_names_the_caller_and_what_it_asked(harness: Harness) -> None:
+    refusal = RequestRejected(Reason.POLICY_DENIED, "no rule")
+    refusal.asked = {"client_id": AGENT, "aud": [SEARCH], "scope": "x:y", "txn": "t", "jti": ""}
+    harness.decisions.revoke_refused(refusal)
+    event = harness.event()
+    assert (event["client_id"], event["aud"], event["scope"], event["txn"]) == (
+        AGENT,
+        [SEARCH],
+        "x:y",
+        "t",
+    )
+
+
+def test_unauthenticated_refusals_write_bounded_lines_at_a_bounded_rate() -> None:
+    # Issue 15 item 7: each refused VerifyToken wrote about 6.5 KB, every call.
+    now = [0.0]
+    sink = MemorySink()
+    registry = CollectorRegistry()
+    decisions = Decisions(Metrics(registry), AuditLog(sink), lambda: DIGEST, clock=lambda: now[0])
+    call = CallContext(method="M" * 4000, path="/" * 20000, tool="t" * 20000)
+    refusal = TokenRejected(Reason.MALFORMED, "")
+    for _ in range(DENIED_BURST + 50):
+        decisions.verify_refused(refusal, call, [b"x" * 100_000], 0.001)
+    now[0] = 1.0
+    for _ in range(50):
+        decisions.verify_refused(refusal, call, [], 0.001)
+    dropped = registry.get_sample_value("spiffebind_audit_events_dropped_total")
+    denied = registry.get_sample_value(
+        "spiffebind_token_verifications_total", {"result": "deny", "reason": "malformed"}
+    )
+    assert (len(sink.lines), dropped, denied) == (DENIED_BURST + DENIED_PER_SECOND, 80, 300)
+    assert max(len(line) for line in sink.lines) < 1024
+    event = sink.events()[0]
+    assert (len(event["method"]), len(event["path"]), len(event["tool"])) == (16, 256, 64)
+
+
+def test_allowed_verifications_are_never_dropped(harness: Harness) -> None:
+    refusal = TokenRejected(Reason.MALFORMED, "")
+    for _ in range(DENIED_BURST + 1):
+        harness.decisions.verify_refused(refusal, CallContext(), [], 0.001)
+    verified = VerifiedToken({"client_id": AGENT, "aud": SEARCH}, (AGENT,), SIGNER)
+    harness.decisions.verified(verified, CallContext(), [], 0.001)
+    assert harness.registry.get_sample_value("spiffebind_audit_events_dropped_total") == 1
+    assert [e["decision"] for e in harness.sink.events()][-2:] == ["deny", "allow"]

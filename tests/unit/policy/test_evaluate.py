@@ -183,13 +183,40 @@ def test_authorization_details_types() -> None:
     assert not engine(rule()).decide(ask(authorization_details_types=("dataset",))).allowed
 
 
+def first_hop(subject: str) -> Request:
+    """The client exchanged a token of ``subject`` itself (an upstream user's, say)."""
+    return ask(subject=subject, acting_for=subject, delegation_depth=1)
+
+
 def test_subjects() -> None:
     users = rule(subjects=patterns(f"{TD}/users/*"))
-    assert engine(users).decide(ask(subject=USER)).allowed
-    assert not engine(users).decide(ask(subject=f"{TD}/admins/root")).allowed
-    assert not engine(users).decide(ask(subject=f"{TD}/users/../admins/root")).allowed
-    assert not engine(users).decide(ask(subject="alice@example.org")).allowed
-    assert not engine(rule()).decide(ask(subject=USER)).allowed
+    assert engine(users).decide(first_hop(USER)).allowed
+    assert not engine(users).decide(first_hop(f"{TD}/admins/root")).allowed
+    assert not engine(users).decide(first_hop(f"{TD}/users/../admins/root")).allowed
+    assert not engine(users).decide(first_hop("alice@example.org")).allowed
+    assert not engine(rule()).decide(first_hop(USER)).allowed
+
+
+@pytest.mark.parametrize(
+    "delegating",
+    [
+        {"subjects": patterns(f"{TD}/users/*")},
+        {"may_act_for": patterns(PLANNER)},
+        {"subjects": patterns(f"{TD}/users/*"), "may_act_for": patterns(PLANNER)},
+    ],
+)
+def test_a_delegation_rule_is_no_direct_grant(delegating: dict[str, Any]) -> None:
+    # Issue 15 item 2: the delegate asked as itself, with no subject token and no act.
+    decision = engine(rule(**delegating)).decide(ask(scopes=("search:write",)))
+    assert (decision.allowed, decision.blocked_by) == (False, "delegation")
+    assert decision.reason == f"no rule allows a direct request for client {AGENT!r}"
+    assert not engine(rule(**delegating)).allows(CLAIMS)
+    assert engine(rule(**delegating), rule("own")).decide(ask()).rule_id == "own"
+
+
+def test_a_subject_without_an_act_chain_is_no_direct_grant() -> None:
+    users = rule(subjects=patterns(f"{TD}/users/*"))
+    assert not engine(users, rule("own")).decide(ask(subject=USER)).allowed
 
 
 def test_rule_without_may_act_for_allows_no_delegation() -> None:
@@ -206,7 +233,7 @@ def test_may_act_for_and_depth() -> None:
     assert not decide(ask(acting_for=PLANNER, delegation_depth=0)).allowed
     assert not decide(ask(acting_for=None, delegation_depth=1)).allowed
     assert not decide(ask(acting_for=f"{TD}/agents/other", delegation_depth=1)).allowed
-    assert decide(ask()).allowed
+    assert not decide(ask()).allowed
 
 
 CLAIMS: dict[str, Any] = {

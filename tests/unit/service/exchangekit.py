@@ -99,6 +99,7 @@ class ExchangeWorld:
             policy=policy,
             revocations=revocations,
             ledger=ledger,
+            tasks=ledger,
             replay=ReplayCache(),
             clock=clock,
             limits=limits,
@@ -129,6 +130,7 @@ class ExchangeWorld:
             ),
             revocations=revocations,
             ledger=ledger,
+            tasks=ledger,
             clock=clock,
             limits=limits,
         )

@@ -61,7 +61,10 @@ class StaticSource(BaseSource):
 
 @dataclass
 class MemoryLedger:
+    """Issued tokens and task members, as the durable ledger keeps them (both protocols)."""
+
     records: dict[str, IssuedRecord] = field(default_factory=dict)
+    members: dict[str, list[str]] = field(default_factory=dict)
 
     def record(self, jti: str, client_id: str, txn: str | None, exp: float) -> None:
         self.records[jti] = IssuedRecord(jti, client_id, txn, exp)
@@ -69,8 +72,20 @@ class MemoryLedger:
     def lookup(self, jti: str) -> IssuedRecord | None:
         return self.records.get(jti)
 
-    def clients_of_txn(self, txn: str) -> frozenset[str]:
-        return frozenset(r.client_id for r in self.records.values() if r.txn == txn)
+    def claim(self, txn: str, client_id: str, until: float) -> bool:
+        members = self.members.setdefault(txn, [client_id])
+        return client_id in members
+
+    def join(self, txn: str, client_id: str, until: float) -> None:
+        members = self.members.setdefault(txn, [])
+        if client_id not in members:
+            members.append(client_id)
+
+    def is_member(self, txn: str, client_id: str) -> bool:
+        return client_id in self.members.get(txn, ())
+
+    def is_owned(self, txn: str) -> bool:
+        return txn in self.members
 
     def latest_exp_of_txn(self, txn: str) -> float | None:
         return max((r.exp for r in self.records.values() if r.txn == txn), default=None)
@@ -125,6 +140,7 @@ class World:
             policy=LivePolicy(policy_file, DAEMON_MAX_TTL),
             revocations=revocations,
             ledger=ledger,
+            tasks=ledger,
             replay=ReplayCache(),
             clock=clock,
             limits=Limits(default_ttl=300, max_ttl=DAEMON_MAX_TTL, request_window=60),
@@ -133,6 +149,7 @@ class World:
             authenticator=issuance,
             store=revocations,
             ledger=ledger,
+            tasks=ledger,
             admins=(IdPattern.parse("spiffe://example.org/ops/*"),),
             clock=clock,
             max_ttl=DAEMON_MAX_TTL,

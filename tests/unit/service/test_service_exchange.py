@@ -243,3 +243,20 @@ def test_upstream_scopes_and_policy_both_bound_the_grant(world: ExchangeWorld) -
     proof = world.exchange_proof(world.planner, wide)
     assert refusal(world, proof, wide) == ("policy_denied", "invalid_scope")
     assert OAuthError.INVALID_SCOPE.value == "invalid_scope"
+
+
+def test_exchanging_a_token_of_a_task_joins_it(world: ExchangeWorld) -> None:
+    first = planner_token(world)
+    assert world.ledger.members["task-1"] == [PLANNER_ID]
+    world.swap(world.research, first, scope="search:read")
+    assert world.ledger.members["task-1"] == [PLANNER_ID, RESEARCH_ID]
+
+
+def test_an_upstream_exchange_cannot_name_another_clients_task(world: ExchangeWorld) -> None:
+    # Issue 15 item 3, over ExchangeToken: the research agent names the planner's task.
+    planner_token(world)
+    upstream = world.upstream.token(scope="search:read")
+    proof = world.exchange_proof(world.research, upstream, scope="search:read", txn="task-1")
+    assert refusal(world, proof, upstream) == ("policy_denied", "invalid_request")
+    assert world.ledger.members["task-1"] == [PLANNER_ID]
+    assert not [r for r in world.ledger.records.values() if r.client_id == RESEARCH_ID]

@@ -11,6 +11,7 @@ from servicekit import (
     AGENT_ID,
     DAEMON_ID,
     NOW,
+    OTHER_ID,
     RULE_MAX_TTL,
     SEARCH,
     TD,
@@ -140,3 +141,30 @@ def test_no_issuance_once_the_daemons_svid_has_expired(world: World) -> None:
     with pytest.raises(IdentityError):
         world.issuance.issue(proof)
     assert world.ledger.records == {}
+
+
+def test_a_refusal_carries_the_caller_and_what_it_asked_bounded(world: World) -> None:
+    # Issue 15 item 4: refused events carried an empty client_id, aud and txn.
+    wide = [f"{SEARCH}/{n:02}{'x' * 230}" for n in range(17)]  # the proof still fits 8 KiB
+    with pytest.raises(RequestRejected) as info:
+        world.issuance.issue(world.issue_proof(world.other, audience=wide, txn="t" * 300))
+    asked = info.value.asked
+    assert asked["client_id"] == OTHER_ID
+    assert len(asked["aud"]) == 16
+    assert all(len(a) == 256 and a.endswith("...") for a in asked["aud"])
+    assert asked["txn"] == "t" * 253 + "..."
+    with pytest.raises(RequestRejected) as info:
+        world.issuance.issue(world.issue_proof(world.agent, scope="mail:send", txn="t-9"))
+    assert info.value.asked == {
+        "client_id": AGENT_ID,
+        "aud": [SEARCH],
+        "scope": "mail:send",
+        "txn": "t-9",
+        "jti": "",
+    }
+
+
+def test_an_unauthenticated_refusal_names_no_caller(world: World) -> None:
+    with pytest.raises(RequestRejected) as info:
+        world.issuance.issue("not.a.proof")
+    assert info.value.asked == {}

@@ -65,7 +65,7 @@ def test_others_may_not_revoke(world: World) -> None:
     assert world.revocations.txns == {}
 
 
-def test_admin_may_revoke_anything_known_or_not(world: World) -> None:
+def test_admin_may_revoke_any_token_and_any_owned_task(world: World) -> None:
     jti, exp = _issue(world, txn="t-3")
 
     token = _revoke(world, world.admin, token_jti=jti)
@@ -75,6 +75,29 @@ def test_admin_may_revoke_anything_known_or_not(world: World) -> None:
     assert (token.newly, token.until) == (True, exp + SKEW)
     assert unknown.until == NOW + DAEMON_MAX_TTL + SKEW
     assert task.newly
+
+
+def test_revoking_a_task_nobody_owns_records_nothing(world: World) -> None:
+    # Issue 15 item 3: a task name revoked before its owner used it blocked the owner.
+    unowned = _revoke(world, world.admin, txn="t-later")
+
+    assert (unowned.newly, unowned.until, unowned.txn) == (False, 0.0, "t-later")
+    assert world.revocations.txns == {}
+    _issue(world, txn="t-later")
+
+
+def test_a_task_named_by_another_client_is_not_joined(world: World) -> None:
+    # Issue 15 item 3: naming the owner's txn in one's own request, then ending the task.
+    _issue(world, txn="t-owned")
+
+    with pytest.raises(RequestRejected) as info:
+        world.issuance.issue(world.issue_proof(world.other, txn="t-owned"))
+
+    assert info.value.reason is Reason.POLICY_DENIED
+    assert "belongs to another client" in info.value.detail
+    assert {r.client_id for r in world.ledger.records.values()} == {AGENT_ID}
+    assert _denied(world, world.other, txn="t-owned") is Reason.POLICY_DENIED
+    assert world.revocations.txns == {}
 
 
 def test_revoked_task_refuses_new_tokens(world: World) -> None:

@@ -12,7 +12,7 @@ from tokenkit import AGENT_ID, NOW, SERVICE_ID, SIGNER_ID, World, x5c, x5t
 
 from spiffebind.errors import IdentityError, Reason, RequestRejected
 from spiffebind.testing.pki import Issued
-from spiffebind.token import MintedToken, SigningIdentity, mint
+from spiffebind.token import MAX_TOKEN_BYTES, MintedToken, SigningIdentity, mint
 from spiffebind.token.jose import parse_compact
 
 
@@ -185,3 +185,37 @@ def test_minted_delegation_chain_round_trips(world: World) -> None:
         minted.token, audience=SERVICE_ID, presented_chain=[world.agent.cert]
     )
     assert result.chain == ("spiffe://example.org/users/u", *actors)
+
+
+def _nested_signer(world: World) -> Issued:
+    """A signer three certificates deep, RSA all the way down (a nested SPIRE)."""
+    nested = world.inter.intermediate(key_type="rsa-2048").intermediate(key_type="rsa-2048")
+    return nested.issue(SIGNER_ID, key_type="rsa-2048")
+
+
+def test_a_token_over_the_profiles_size_is_never_minted(world: World) -> None:
+    # Issue 15 item 6: a 3-certificate chain and a large request made an 8,929-byte token
+    # that the daemon's own VerifyToken called malformed.
+    signer = _nested_signer(world)
+    audiences = [f"{SERVICE_ID}/{n:03}" for n in range(60)]
+    with pytest.raises(RequestRejected) as info:
+        _mint(world, signer, audiences=audiences)
+    assert info.value.reason is Reason.MALFORMED
+    assert "over the profile's 8192" in info.value.detail
+
+
+def test_whatever_is_minted_fits_the_profile_and_verifies(world: World) -> None:
+    signer, verifier = _nested_signer(world), world.verifier()
+    outcomes = []
+    for count in range(1, 80, 3):
+        audiences = [f"{SERVICE_ID}/{n:03}" for n in range(count)]
+        try:
+            minted = _mint(world, signer, audiences=audiences)
+        except RequestRejected as exc:
+            outcomes.append(exc.reason.value)
+            continue
+        outcomes.append("minted")
+        assert len(minted.token) <= MAX_TOKEN_BYTES
+        verifier.verify(minted.token, audience=audiences[0], presented_chain=world.agent.chain)
+    assert set(outcomes) == {"minted", "malformed"}
+    assert outcomes == sorted(outcomes, key=lambda o: o == "malformed")  # one boundary

@@ -13,6 +13,7 @@ from spiffebind.api.info import InfoSource
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.clock import SystemClock
 from spiffebind.cluster.feed import RevocationFeed
+from spiffebind.cluster.tasks import ClusterTasks
 from spiffebind.config import DaemonConfig
 from spiffebind.identity.source import BaseSource, Identity
 from spiffebind.observe.decisions import Decisions
@@ -20,6 +21,7 @@ from spiffebind.service.exchange import Exchange
 from spiffebind.service.issuance import Issuance, Limits
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.revocation import Revocation
+from spiffebind.service.tasks import Tasks
 from spiffebind.spiffeid import IdPattern
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
@@ -64,15 +66,17 @@ def build_parts(
     """One verifier for VerifyToken, exchange and ext_authz, one authenticator for requests;
     with a cluster feed, revocations go through it and verification asks it for freshness."""
     issuers = c.issuers or (IdPattern.parse(me.spiffe_id),)
+    tasks: Tasks = ledger
     if feed is not None:
         feed.set_issuers(issuers)
+        tasks = ClusterTasks(ledger, feed, margin=c.max_ttl + c.clock_skew)
     limits = Limits(c.default_ttl, c.max_ttl, c.request_window)
     issuance = Issuance(
         identity=identity,
         policy=policy,
         revocations=revocations,
         ledger=ledger,
-        tasks=ledger,
+        tasks=tasks,
         replay=replay,
         clock=clock,
         limits=limits,
@@ -82,7 +86,7 @@ def build_parts(
         authenticator=issuance,
         store=revocations,
         ledger=ledger,
-        tasks=ledger,
+        tasks=tasks,
         admins=c.admins,
         clock=clock,
         max_ttl=c.max_ttl,
@@ -119,7 +123,7 @@ def build_parts(
         upstream=UpstreamValidator(c.upstream_issuers, clock=clock, clock_skew=c.clock_skew),
         revocations=revocations,
         ledger=ledger,
-        tasks=ledger,
+        tasks=tasks,
         clock=clock,
         limits=limits,
     )

@@ -92,8 +92,8 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         self, request: pb.IssueTokenRequest, context: Context
     ) -> pb.IssueTokenResponse:
         start = time.perf_counter()
-        try:
-            issued = self._issuance.issue(request.signed_request)
+        try:  # off the loop: in cluster mode a new task's owner is decided by the engine
+            issued = await asyncio.to_thread(self._issuance.issue, request.signed_request)
         except RejectedError as exc:
             self._decisions.issue_refused(exc, time.perf_counter() - start)
             raise

@@ -1,4 +1,8 @@
-"""Revocation entries as they sit in the shared bucket: signed by the daemon that revoked.
+"""Entries as they sit in the shared bucket, each signed by the daemon that wrote it.
+
+Revocations (``kind`` ``jti`` or ``txn``) and what revocation rights need cluster-wide: a
+task's owner (``task``, a create-if-absent key: the first node to create it decides) and
+its members (``member``, clients that joined the task by exchange).
 
 Pure code: no sockets, files or clocks. An entry is a compact JWS of type
 ``spiffebind-revocation+jwt`` made with the revoking daemon's own X.509-SVID key, its chain in
@@ -24,18 +28,22 @@ from spiffebind.token.svid import SigningIdentity
 
 ENTRY_TYP = "spiffebind-revocation+jwt"
 Kind = Literal["jti", "txn"]
-KINDS: tuple[Kind, ...] = ("jti", "txn")
+EntryKind = Literal["jti", "txn", "task", "member"]
+KINDS: tuple[EntryKind, ...] = ("jti", "txn", "task", "member")
+REVOCATIONS = ("jti.", "txn.")
+"""Key prefixes of revocations; the other keys record task ownership."""
 
 
 @dataclass(frozen=True)
 class RevocationEntry:
-    """One revocation as every node agrees on it; ``value`` is the jti or the txn.
+    """One entry as every node agrees on it; ``value`` is the jti or the txn, ``by`` who
+    asked (for ``task`` the owner, for ``member`` the member).
 
     ``iat`` keeps milliseconds, so propagation times can be measured from it; ``exp`` is when
     no token the entry can affect is alive any more (it becomes the entry's TTL).
     """
 
-    kind: Kind
+    kind: EntryKind
     value: str
     iss: str
     iat: float
@@ -44,7 +52,7 @@ class RevocationEntry:
 
     @property
     def key(self) -> str:
-        return entry_key(self.kind, self.value)
+        return entry_key(self.kind, self.value, self.by)
 
     def claims(self) -> dict[str, Any]:
         return {
@@ -52,17 +60,28 @@ class RevocationEntry:
             "iat": self.iat,
             "exp": self.exp,
             "kind": self.kind,
-            self.kind: self.value,
+            _value_claim(self.kind): self.value,
             "by": self.by,
         }
 
 
-def entry_key(kind: Kind, value: str) -> str:
-    """``jti.<jti>`` (a jti is already base64url), ``txn.<b64url(SHA-256(txn))>`` (a txn may
-    hold characters NATS keys refuse, and its length is not bounded by the key syntax)."""
+def _value_claim(kind: EntryKind) -> str:
+    return "jti" if kind == "jti" else "txn"
+
+
+def _hashed(value: str) -> str:
+    return b64url_encode(hashlib.sha256(value.encode("utf-8")).digest())
+
+
+def entry_key(kind: EntryKind, value: str, by: str = "") -> str:
+    """``jti.<jti>`` (a jti is already base64url), ``txn.<h(txn)>``, ``task.<h(txn)>``,
+    ``member.<h(txn)>.<h(client)>``, h being base64url SHA-256: a txn or a SPIFFE ID may hold
+    characters NATS keys refuse, and their length is not bounded by the key syntax."""
     if kind == "jti":
         return f"jti.{value}"
-    return f"txn.{b64url_encode(hashlib.sha256(value.encode('utf-8')).digest())}"
+    if kind == "member":
+        return f"member.{_hashed(value)}.{_hashed(by)}"
+    return f"{kind}.{_hashed(value)}"
 
 
 def sign_entry(entry: RevocationEntry, identity: SigningIdentity) -> str:
@@ -83,14 +102,14 @@ def _claim(claims: Mapping[str, Any], name: str, *kinds: type) -> Any:
 def _entry_claims(claims: Mapping[str, Any]) -> RevocationEntry:
     kind = claims.get("kind")
     if kind not in KINDS:
-        raise RejectedError(Reason.MALFORMED, "claim 'kind' must be jti or txn")
-    allowed = {"iss", "iat", "exp", "kind", kind, "by"}
+        raise RejectedError(Reason.MALFORMED, "claim 'kind' must be jti, txn, task or member")
+    allowed = {"iss", "iat", "exp", "kind", _value_claim(kind), "by"}
     extra = set(claims) - allowed
     if extra:
         raise RejectedError(Reason.MALFORMED, f"unexpected claim {sorted(extra)[0]!r}")
     return RevocationEntry(
         kind=kind,
-        value=_claim(claims, kind, str),
+        value=_claim(claims, _value_claim(kind), str),
         iss=_claim(claims, "iss", str),
         iat=_claim(claims, "iat", int, float),
         exp=_claim(claims, "exp", int),

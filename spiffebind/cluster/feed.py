@@ -19,13 +19,14 @@ Three jobs, one connection (docs/cluster.md):
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import nats
 import nats.errors
@@ -35,7 +36,15 @@ from nats.js import JetStreamContext
 from nats.js.api import KeyValueConfig, StreamInfo
 from nats.js.kv import KV_DEL, KV_PURGE, KeyValue
 
-from spiffebind.cluster.entry import Kind, RevocationEntry, entry_key, read_entry, sign_entry
+from spiffebind.cluster.entry import (
+    REVOCATIONS,
+    EntryKind,
+    Kind,
+    RevocationEntry,
+    entry_key,
+    read_entry,
+    sign_entry,
+)
 from spiffebind.cluster.outbox import FeedState, Pending
 from spiffebind.cluster.settings import ClusterSettings
 from spiffebind.cluster.tls import ClientTls
@@ -56,6 +65,7 @@ HISTORY = 8
 """Values kept per key: a later bogus write under a real entry's key does not hide it."""
 
 Record = Callable[..., None]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -103,6 +113,7 @@ class RevocationFeed:
         self._persisted = state.last_sync or 0.0
         self._resync = asyncio.Event()
         self._last_error = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._tls = ClientTls(settings, identity) if settings.tls else None
         metrics.cluster_connected.set_function(lambda: self._connected)
         metrics.cluster_outbox.set_function(lambda: len(self._state))
@@ -148,19 +159,21 @@ class RevocationFeed:
         """Peer daemons: whose entries apply here (the verifier's ``--issuer`` patterns)."""
         self._issuers = issuers
 
-    def record(self, kind: Kind, value: str, until: float, by: str) -> None:
-        """Sign the entry and queue it durably; called before the local commit."""
+    def _signed(self, kind: EntryKind, value: str, until: float, by: str) -> Pending:
         me = self._identity.current().signing
-        now = self._wall()
         entry = RevocationEntry(
             kind=kind,
             value=value,
             iss=me.spiffe_id,
-            iat=round(now, 3),
+            iat=round(self._wall(), 3),
             exp=math.ceil(until),
             by=by,
         )
-        self._state.add(Pending(entry.key, sign_entry(entry, me), entry.exp))
+        return Pending(entry.key, sign_entry(entry, me), entry.exp)
+
+    def record(self, kind: Kind, value: str, until: float, by: str) -> None:
+        """Sign the entry and queue it durably; called before the local commit."""
+        self._state.add(self._signed(kind, value, until, by))
 
     async def propagated(self, kind: Kind, value: str) -> bool:
         """Publish the queued entry; True once the engine acknowledged it in time."""
@@ -182,10 +195,76 @@ class RevocationFeed:
     def close(self) -> None:
         self._state.close()
 
+    # --- task ownership (spiffebind.cluster.tasks), from worker threads ------------------
+
+    def call(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the feed's loop and wait ``--cluster-ack-timeout`` for it; a
+        StateError (UNAVAILABLE) when the engine cannot answer. Never from the loop itself."""
+        loop = self._loop
+        if loop is None or self._kv is None or not self._connected:
+            work.close()
+            raise StateError("the cluster engine is unreachable: task ownership is undecided")
+        future = asyncio.run_coroutine_threadsafe(work, loop)
+        try:
+            return future.result(timeout=self.settings.ack_timeout)
+        except (concurrent.futures.TimeoutError, nats.errors.Error, OSError) as exc:
+            future.cancel()
+            raise StateError(f"the cluster engine did not answer: {_text(exc)}") from None
+
+    async def task_entry(self, kind: EntryKind, txn: str, by: str = "") -> RevocationEntry | None:
+        """The valid, unexpired ``task`` or ``member`` entry, or None; an owner key holding
+        anything else is a StateError: its task name cannot be decided."""
+        assert self._kv is not None
+        key = entry_key(kind, txn, by)
+        try:
+            found = await self._kv.get(key)
+        except nats.js.errors.KeyNotFoundError:
+            return None
+        try:
+            entry = read_entry(
+                key,
+                bytes(found.value or b""),
+                bundles=self._identity.bundles(),
+                issuers=self._issuers,
+                now=self._wall(),
+                skew=self._skew,
+            )
+        except RejectedError as exc:
+            self._count("rejected")
+            self._audit(Decision.DENY, reason=exc.reason.value, path=key)
+            if kind == "task":
+                raise StateError(f"task key {key} holds an invalid entry: {exc}") from None
+            return None
+        return entry if entry.exp > self._wall() else None
+
+    async def put_task_entry(
+        self, kind: EntryKind, txn: str, by: str, until: float, *, create: bool = False
+    ) -> bool:
+        """Write a ``task`` or ``member`` entry: ``create`` only if absent (False when another
+        node was first), otherwise overwriting it (extending a known owner's or member's)."""
+        assert self._kv is not None
+        pending = self._signed(kind, txn, until, by)
+        ttl = max(1, math.ceil(until - self._wall()))
+        if not create:
+            await self._put(pending, ttl)
+            return True
+        try:
+            await self._kv.create(pending.key, pending.value.encode("ascii"), msg_ttl=ttl)
+        except nats.js.errors.KeyWrongLastSequenceError:
+            return False
+        return True
+
+    async def _put(self, pending: Pending, ttl: int) -> None:
+        assert self._js is not None
+        subject = f"$KV.{self.settings.bucket}.{pending.key}"
+        payload = pending.value.encode("ascii")
+        await self._js.publish(subject, payload, timeout=self.settings.ack_timeout, msg_ttl=ttl)
+
     # --- the tasks -----------------------------------------------------------------------
 
     async def run(self) -> None:
         """Connect (retrying: at boot the engine may come up after us), then keep in sync."""
+        self._loop = asyncio.get_running_loop()
         try:
             while True:
                 if await self._connect():
@@ -345,14 +424,8 @@ class RevocationFeed:
         if self._js is None or not self._connected:
             self._metrics.cluster_publishes.labels(result="pending").inc()
             return False
-        subject = f"$KV.{self.settings.bucket}.{pending.key}"
         try:
-            await self._js.publish(
-                subject,
-                pending.value.encode("ascii"),
-                timeout=self.settings.ack_timeout,
-                msg_ttl=max(1, math.ceil(ttl)),
-            )
+            await self._put(pending, max(1, math.ceil(ttl)))
         except (nats.errors.Error, TimeoutError, OSError) as exc:
             log.warning("entry %s not acknowledged: %s", pending.key, _text(exc))
             self._metrics.cluster_publishes.labels(result="pending").inc()
@@ -362,6 +435,8 @@ class RevocationFeed:
         return True
 
     async def _apply(self, update: KeyValue.Entry) -> None:
+        if not update.key.startswith(REVOCATIONS):
+            return  # task ownership: read when a decision needs it, never applied
         if update.operation in (KV_DEL, KV_PURGE):
             self._count("marker")
             return

@@ -1,10 +1,12 @@
 """``python -m bench [SECTION...]``: run the benchmarks once, print tables, write results.json.
 
 Sections: ``inprocess`` (token core and servicer, no RPC), ``rpc`` (spiffebind against the
-SPIRE agent over Unix sockets with ghz), ``state`` (start-up, memory, revocations) and
-``scale`` (distinct tokens). All by default; ``rpc``, ``state`` and ``scale`` share one
-SPIRE test bed and one daemon, in that order, so later sections see the state earlier ones
-left (100k revocations and 10k live tokens from ``state``; the tokens ``rpc`` issued).
+SPIRE agent over Unix sockets with ghz), ``state`` (start-up, memory, revocations),
+``scale`` (distinct tokens) and ``cluster`` (three daemons sharing revocations through a
+three-server NATS cluster, on a SPIRE test bed of its own). All by default; ``rpc``,
+``state`` and ``scale`` share one SPIRE test bed and one daemon, in that order, so later
+sections see the state earlier ones left (100k revocations and 10k live tokens from
+``state``; the tokens ``rpc`` issued).
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import cluster, inprocess, report, servicer, state
 from bench import ghz as g
-from bench import inprocess, report, servicer, state
 from bench.rig import Rig
 from bench.rpc import Comparison
 
 RESULTS = Path(__file__).with_name("results.json")
-SECTIONS = ("inprocess", "state", "rpc", "scale")
+SECTIONS = ("inprocess", "state", "rpc", "scale", "cluster")
 
 
 def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -58,6 +60,9 @@ def main(argv: list[str]) -> None:
             results["servicer_verify_cpu_us"] = round(servicer.per_call_us(call), 1)
     if wanted & {"rpc", "state", "scale"}:
         _live(wanted, results, meta)
+    if "cluster" in wanted:
+        results["cluster"] = cluster.run(g.ghz_binary())
+        meta["load_avg_1m"].append(os.getloadavg()[0])
     meta["load_avg_1m"] = [round(x, 2) for x in [*meta["load_avg_1m"], os.getloadavg()[0]]]
     results["machine"] = meta
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

@@ -220,20 +220,10 @@ class RevocationFeed:
             found = await self._kv.get(key)
         except nats.js.errors.KeyNotFoundError:
             return None
-        try:
-            entry = read_entry(
-                key,
-                bytes(found.value or b""),
-                bundles=self._identity.bundles(),
-                issuers=self._issuers,
-                now=self._wall(),
-                skew=self._skew,
-            )
-        except RejectedError as exc:
-            self._count("rejected")
-            self._audit(Decision.DENY, reason=exc.reason.value, path=key)
+        entry = self._checked(key, found.value)
+        if entry is None:
             if kind == "task":
-                raise StateError(f"task key {key} holds an invalid entry: {exc}") from None
+                raise StateError(f"task key {key} holds an invalid entry")
             return None
         return entry if entry.exp > self._wall() else None
 
@@ -440,19 +430,8 @@ class RevocationFeed:
         if update.operation in (KV_DEL, KV_PURGE):
             self._count("marker")
             return
-        try:
-            entry = read_entry(
-                update.key,
-                bytes(update.value or b""),
-                bundles=self._identity.bundles(),
-                issuers=self._issuers,
-                now=self._wall(),
-                skew=self._skew,
-            )
-        except RejectedError as exc:
-            self._count("rejected")
-            log.warning("ignored entry %s: %s", update.key, exc)
-            self._audit(Decision.DENY, reason=exc.reason.value, path=update.key)
+        entry = self._checked(update.key, update.value)
+        if entry is None:
             return
         now = self._wall()
         if entry.exp <= now:
@@ -467,6 +446,24 @@ class RevocationFeed:
         self._metrics.cluster_propagation.observe(max(0.0, now - entry.iat))
         target = {entry.kind: entry.value}
         self._audit(Decision.ALLOW, signer=entry.iss, client_id=entry.by, **target)
+
+    def _checked(self, key: str, value: bytes | None) -> RevocationEntry | None:
+        """The entry stored under ``key`` if a peer daemon signed it; else counted, logged,
+        audited, and None."""
+        try:
+            return read_entry(
+                key,
+                bytes(value or b""),
+                bundles=self._identity.bundles(),
+                issuers=self._issuers,
+                now=self._wall(),
+                skew=self._skew,
+            )
+        except RejectedError as exc:
+            self._count("rejected")
+            log.warning("ignored entry %s: %s", key, exc)
+            self._audit(Decision.DENY, reason=exc.reason.value, path=key)
+            return None
 
     def _count(self, result: str) -> None:
         self._metrics.cluster_entries.labels(result=result).inc()

@@ -188,7 +188,7 @@ class NatsCluster:
         bin_dir: Path | None = None,
         tls: TlsFiles | None = None,
         authorization: str = "",
-        timeout: float = 30.0,
+        timeout: float = 60.0,
     ) -> NatsCluster:
         binary = nats_binary(bin_dir)
         root = Path(tempfile.mkdtemp(prefix="sbn", dir="/tmp"))
@@ -221,7 +221,7 @@ class NatsCluster:
     def urls(self) -> list[str]:
         return [server.url for server in self.servers]
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 60.0) -> None:
         """Until every running server reports JetStream (and its meta leader) ready."""
         clustered = len(self.servers) > 1
 
@@ -232,7 +232,24 @@ class NatsCluster:
                 return all(report is not None for report in reports)
             return _meta_settled(reports, {s.conf.name for s in running})
 
-        wait_for(ready, timeout=timeout, what="nats-server JetStream to be ready")
+        try:
+            wait_for(ready, timeout=timeout, what="nats-server JetStream to be ready")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}:\n{self.diagnosis()}") from None
+
+    def diagnosis(self) -> str:
+        """Each server's view of the meta group and its last log lines, for a failed start."""
+        lines: list[str] = []
+        for server in self.servers:
+            try:
+                report = server.jetstream() if server.running else None
+            except RuntimeError as exc:
+                report, lines = None, [*lines, f"{server.conf.name}: {exc}"]
+            meta = (report or {}).get("meta_cluster")
+            lines.append(f"{server.conf.name} running={server.running} meta={meta}")
+            tail = server.log.read_text(errors="replace").splitlines()[-8:]
+            lines += [f"  {line}" for line in tail]
+        return "\n".join(lines)
 
     def stop_all(self) -> None:
         for server in self.servers:

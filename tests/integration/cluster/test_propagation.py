@@ -57,11 +57,12 @@ def test_one_of_three_nats_servers_lost(
     """JetStream keeps its quorum (the bucket has three replicas): revocations are still
     acknowledged and seen everywhere."""
     a, b, c = nodes["a"], nodes["b"], nodes["c"]
+    with connect(b.socket) as stub:
+        token = issue(stub, owner.issue_proof(b.spiffe_id, "prop-loss"))
     nats.servers[0].kill()
     try:
         nats.wait_ready()
-        with connect(b.socket) as stub:
-            token = issue(stub, owner.issue_proof(b.spiffe_id, "prop-loss"))
+        with connect(b.socket) as stub:  # the first answers may come during re-election
             wait_for(
                 lambda: _propagated(stub, owner.proof(b.spiffe_id, _revoke_jti(token.jti))),
                 timeout=20,

@@ -119,9 +119,13 @@ def revocation_rate(nodes: dict[str, Node], agent: Agent) -> dict[str, Any]:
 
 
 def _verify_body(socket: Path, spiffe_id: str, agent: Agent) -> str:
-    """A VerifyToken request (JSON, for ghz) for a token that daemon issued to the agent."""
+    """A VerifyToken request (JSON, for ghz) for a token that daemon issued to the agent;
+    checked to verify, since a refusal is a normal answer that ghz would count as a success."""
     with connect(socket) as stub:
         token = issue(stub, agent.proof(spiffe_id, ISSUE))
+        answer = verify(stub, token.access_token, agent)
+    if not answer.valid:
+        raise RuntimeError(f"the benchmark token does not verify: {answer.reason}")
     request = pb.VerifyTokenRequest(
         token=token.access_token, audience=SEARCH, peer_certificates=agent.chain_der
     )

@@ -103,3 +103,25 @@ def test_revoking_node_killed_after_answering(nodes: dict[str, Node], owner: Age
     finally:
         a.daemon.start()
         a.wait_ready()
+
+
+def test_pending_outbox_survives_sigkill_and_is_published_at_restart(
+    nodes: dict[str, Node], nats: NatsCluster, owner: Agent
+) -> None:
+    """The outbox is on disk before the revocation is answered: a node killed while the
+    engine is down publishes what it still owed once it is back."""
+    a, b = nodes["a"], nodes["b"]
+    with connect(a.socket) as stub:
+        token = issue(stub, owner.issue_proof(a.spiffe_id, "outage-outbox"))
+    nats.stop_all()
+    try:
+        with connect(a.socket) as stub:
+            proof = owner.proof(a.spiffe_id, {"op": "revoke", "token_jti": token.jti})
+            assert not revoke(stub, proof).propagated
+        a.daemon.kill()
+    finally:
+        nats.start_all()
+    a.daemon.start()
+    refused_as(b, token.access_token, owner, "revoked", timeout=30)
+    for node in nodes.values():
+        node.wait_ready()

@@ -47,7 +47,16 @@ def test_keys_are_the_jti_or_the_hash_of_the_txn() -> None:
     assert hashed != entry_key("txn", "task/with-spaces")
 
 
-@pytest.mark.parametrize("kind", ["jti", "txn"])
+def test_ownership_keys_name_the_task_and_the_member() -> None:
+    owner = entry_key("task", "t1", OUTSIDER)
+    assert owner == entry_key("task", "t1")  # one owner key per task, whoever owns it
+    assert owner.startswith("task.")
+    member = entry_key("member", "t1", OUTSIDER)
+    assert member.startswith(f"member.{owner.removeprefix('task.')}.")
+    assert member != entry_key("member", "t1", PEER)
+
+
+@pytest.mark.parametrize("kind", ["jti", "txn", "task", "member"])
 def test_a_peer_daemons_entry_reads_back_as_signed(kind: str) -> None:
     entry = replace(ENTRY, kind=kind)  # type: ignore[arg-type]
     assert _read(entry.key, sign_entry(entry, NODE)) == entry
@@ -114,6 +123,10 @@ DEFECTS: dict[str, tuple[Callable[[], tuple[str, str]], Reason]] = {
     "empty-value": (lambda: (ENTRY.key, ""), Reason.MALFORMED),
     "stored-under-another-key": (
         lambda: ("jti.other", sign_entry(ENTRY, NODE)),
+        Reason.MALFORMED,
+    ),
+    "ownership-entry-under-a-revocation-key": (
+        lambda: (ENTRY.key, sign_entry(replace(ENTRY, kind="task"), NODE)),
         Reason.MALFORMED,
     ),
     "iss-not-the-signer": (

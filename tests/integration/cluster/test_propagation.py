@@ -11,6 +11,7 @@ from spiffebind.api.v1.spiffebind_pb2_grpc import TokenServiceStub
 from spiffebind.testing.agents import Agent, connect, failure, issue, revoke
 from spiffebind.testing.nats import NatsCluster
 from spiffebind.testing.poll import wait_for
+from spiffebind.testing.records import audit_events
 from spiffebind.testing.spire import SpireTestBed
 
 pytestmark = pytest.mark.integration
@@ -27,6 +28,11 @@ def test_jti_revoked_at_a_is_refused_at_b_and_c(nodes: dict[str, Node], owner: A
     assert answer.propagated
     for node in (b, c):
         refused_as(node, token.access_token, owner, "revoked")
+        wait_for(  # the audit line follows the store by a moment
+            lambda n=node: _applied(n, token.jti) == {("allow", a.spiffe_id, owner.spiffe_id)},
+            timeout=10,
+            what="the cluster_entry audit event",
+        )
     status, body = c.ext_authz_status(token.access_token, owner)
     assert (status, body) == (401, "revoked")
 
@@ -74,6 +80,15 @@ def test_one_of_three_nats_servers_lost(
         nats.start_all()
         for node in nodes.values():
             node.wait_ready()
+
+
+def _applied(node: Node, jti: str) -> set[tuple[str, str, str]]:
+    """(decision, signer, client_id) of the node's cluster_entry audit events for ``jti``."""
+    return {
+        (e["decision"], e["signer"], e["client_id"])
+        for e in audit_events(node.daemon)
+        if e["event"] == "cluster_entry" and e["jti"] == jti
+    }
 
 
 def _revoke_jti(jti: str) -> dict[str, str]:

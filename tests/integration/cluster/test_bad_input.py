@@ -43,7 +43,7 @@ async def _legacy_bucket(urls: list[str]) -> None:
     """A key-value bucket as nats-server < 2.11 made them: no per-message TTL."""
     client = await nats.connect(urls)
     try:
-        await client.jetstream().add_stream(
+        await client.jetstream(timeout=30).add_stream(  # the first request may elect leaders
             StreamConfig(
                 name=f"KV_{LEGACY}",
                 subjects=[f"$KV.{LEGACY}.>"],

@@ -28,7 +28,7 @@ def _with_bucket(nats_cluster: NatsCluster, work: Callable[[KeyValue], Awaitable
     async def run() -> None:
         client = await nats.connect(nats_cluster.urls)
         try:
-            await work(await client.jetstream().key_value(DEFAULT_BUCKET))
+            await work(await client.jetstream(timeout=30).key_value(DEFAULT_BUCKET))
         finally:
             await client.close()
 

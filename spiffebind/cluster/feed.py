@@ -334,12 +334,18 @@ class RevocationFeed:
         return kv
 
     async def _keep_in_sync(self) -> None:
+        """Resync after any doubt; an entry the state directory cannot record (StateError:
+        full, read-only) leaves the feed out of sync, so staleness says so, and is retried."""
         while True:
             try:
                 self._kv = await self._bucket()
                 await self._replay_and_watch()
             except ConfigError:
                 raise
+            except StateError as exc:
+                log.error("revocation feed cannot record an entry: %s", exc)
+                self._leave_sync(str(exc))
+                await asyncio.sleep(RETRY_SECONDS)
             except (nats.errors.Error, TimeoutError, OSError) as exc:
                 self._leave_sync(_text(exc))
                 await asyncio.sleep(RETRY_SECONDS)

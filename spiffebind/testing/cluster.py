@@ -84,11 +84,10 @@ def node_args(urls: Sequence[str], config: Path, *extra: str) -> tuple[str, ...]
     return (*args, *extra)
 
 
-@contextmanager
-def cluster_node(
+def cluster_process(
     spire: SpireTestBed, name: str, urls: Sequence[str], *extra: str, gid: int | None = None
-) -> Iterator[Node]:
-    """A started daemon ``node-NAME`` in cluster mode; its ext_authz socket beside its API."""
+) -> Node:
+    """Daemon ``node-NAME`` in cluster mode, registered but not started (``close`` it)."""
     process = DaemonProcess(
         spire,
         policy=SEARCH_POLICY,
@@ -102,11 +101,20 @@ def cluster_node(
         *node_args(urls, config, "--ext-authz-socket", str(node.ext_authz)),
         *extra,
     )
+    return node
+
+
+@contextmanager
+def cluster_node(
+    spire: SpireTestBed, name: str, urls: Sequence[str], *extra: str, gid: int | None = None
+) -> Iterator[Node]:
+    """A started daemon ``node-NAME`` in cluster mode; its ext_authz socket beside its API."""
+    node = cluster_process(spire, name, urls, *extra, gid=gid)
     try:
-        with process:
+        with node.daemon:
             yield node
     finally:
-        process.close()
+        node.daemon.close()
 
 
 @contextmanager

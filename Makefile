@@ -9,6 +9,8 @@ HYDRA_VERSION ?= 2.3.0
 export HYDRA_VERSION
 HELM_VERSION ?= 4.3.2
 export HELM_VERSION
+NATS_VERSION ?= 2.15.3
+export NATS_VERSION
 PYTEST_ARGS ?=
 # Everything ruff checks; mypy --strict covers the package (see pyproject.toml).
 PY_TREES := spiffebind tests bench fuzz scripts
@@ -40,13 +42,18 @@ hydra: ## Build Ory Hydra v$(HYDRA_VERSION), the tests' upstream OAuth2 server, 
 helm: ## Build the helm v$(HELM_VERSION) CLI, which the chart tests run, into the cache
 	@scripts/install-helm.sh >/dev/null
 
+.PHONY: nats
+nats: ## Build nats-server v$(NATS_VERSION), the cluster feed's JetStream engine, into the cache
+	@scripts/install-nats.sh >/dev/null
+
 .PHONY: install
-install: venv spire hydra helm ## Everything the tests need: .venv, the package, SPIRE, Hydra, helm
+install: venv spire hydra helm nats ## Everything the tests need: .venv, the package, SPIRE, Hydra, helm, NATS
 
 .PHONY: test
 test: install ## Run the whole test suite, real SPIRE included
 	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" HYDRA_BIN_DIR="$$(scripts/install-hydra.sh)" \
-		HELM_BIN_DIR="$$(scripts/install-helm.sh)" $(PY) -m pytest $(PYTEST_ARGS)
+		HELM_BIN_DIR="$$(scripts/install-helm.sh)" \
+		NATS_BIN_DIR="$$(scripts/install-nats.sh)" $(PY) -m pytest $(PYTEST_ARGS)
 
 .PHONY: unit
 unit: venv helm ## Run only the fast unit tests (the chart tests run the real helm)
@@ -88,7 +95,7 @@ run: install ## Start a throwaway SPIRE and run the daemon against it (Ctrl-C st
 
 .PHONY: bench
 bench: install ## Benchmarks (never part of make test); writes bench/results.json
-	$(PY) -m bench
+	NATS_BIN_DIR="$$(scripts/install-nats.sh)" $(PY) -m bench
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not the SPIRE cache)

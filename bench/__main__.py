@@ -3,9 +3,11 @@
 Sections: ``inprocess`` (token core and servicer, no RPC), ``rpc`` (spiffebind against the
 SPIRE agent over Unix sockets with ghz), ``tools`` (a tool's in-process verifier against
 VerifyToken and ValidateJWTSVID), ``state`` (start-up, memory, revocations), ``scale``
-(distinct tokens) and ``dpop`` (verification with a DPoP proof against with the
-certificate, in-process and over the socket). All by default; ``rpc``, ``state``, ``tools``,
-``scale`` and ``dpop`` share one SPIRE test bed and one daemon, in that order, so later
+(distinct tokens), ``dpop`` (verification with a DPoP proof against with the certificate,
+in-process and over the socket) and ``cluster`` (three daemons sharing revocations through a
+three-server NATS cluster, on a SPIRE test bed of its own). All by default; ``rpc``,
+``state``, ``tools``, ``scale`` and ``dpop`` share one SPIRE test bed and one daemon, in that
+order, so later
 sections see the state earlier ones left (100k revocations and 10k live tokens from
 ``state``; the tokens ``rpc`` issued).
 """
@@ -18,14 +20,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import dpop, inprocess, report, servicer, state, tools
+from bench import cluster, dpop, inprocess, report, servicer, state, tools
 from bench import ghz as g
 from bench.rig import Rig
 from bench.rpc import Comparison
 
 RESULTS = Path(__file__).with_name("results.json")
-SECTIONS = ("inprocess", "state", "rpc", "tools", "scale", "dpop")
-NEEDS_GHZ = {"state", "rpc", "tools", "scale"}
+SECTIONS = ("inprocess", "state", "rpc", "tools", "scale", "dpop", "cluster")
+NEEDS_GHZ = {"state", "rpc", "tools", "scale", "cluster"}
 
 
 def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> None:
@@ -69,6 +71,9 @@ def main(argv: list[str]) -> None:
             results["servicer_verify_cpu_us"] = round(servicer.per_call_us(call), 1)
     if wanted & {"rpc", "state", "tools", "scale", "dpop"}:
         _live(wanted, results, meta)
+    if "cluster" in wanted:
+        results["cluster"] = cluster.run(g.ghz_binary())
+        meta["load_avg_1m"].append(os.getloadavg()[0])
     meta["load_avg_1m"] = [round(x, 2) for x in [*meta["load_avg_1m"], os.getloadavg()[0]]]
     results["machine"] = meta
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")

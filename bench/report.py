@@ -176,4 +176,26 @@ def tables(results: Mapping[str, Any]) -> str:
                 f"| {_ms(row['p99_ms'])} | {row['requests']} | {row['rss_mib_after']} MiB |"
             )
         out.append("")
+    out += _cluster(results.get("cluster"))
     return "\n".join(out)
+
+
+def _cluster(cluster: Mapping[str, Any] | None) -> list[str]:
+    if not cluster:
+        return []
+    prop, rate, feed = cluster["propagation"], cluster["revocation_rate"], cluster["verify_feed"]
+    on, off = feed["feed_on"], feed["feed_off"]
+    return [
+        "| cluster-wide revocation (3 daemons, 3 NATS servers, bucket R3) | value |",
+        "|---|--:|",
+        f"| propagation, RevokeToken OK at A to `revoked` at B and C, p50 "
+        f"({prop['revocations']} revocations) | {prop['p50_ms']} ms |",
+        f"| propagation p99 | {prop['p99_ms']} ms |",
+        f"| revocations acknowledged per second ({rate['workers']} callers, 3 nodes) "
+        f"| {rate['per_s']} |",
+        f"| VerifyToken rps, conc. {feed['concurrency']}, feed on / node-local "
+        f"| {on['rps']} / {off['rps']} ({feed['rps_ratio']}x) |",
+        f"| VerifyToken p99, feed on / node-local "
+        f"| {_ms(on['p99_ms'])} / {_ms(off['p99_ms'])} ms |",
+        "",
+    ]

@@ -54,7 +54,7 @@ class Rig:
                     spiffe_id, uid=0, gid=0, x509_svid_ttl=SVID_TTL, jwt_svid_ttl=SVID_TTL
                 )
                 bed.wait_for_svid(spiffe_id, uid=0, gid=0)
-            svids = _own_svids(bed)
+            svids = own_svids(bed)
             daemon = DaemonProcess(
                 bed,
                 policy=POLICY,
@@ -141,7 +141,7 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def _own_svids(bed: SpireTestBed) -> dict[str, SigningIdentity]:
+def own_svids(bed: SpireTestBed) -> dict[str, SigningIdentity]:
     with WorkloadApiClient(socket_path=bed.agent.endpoint) as client:
         svids = client.fetch_x509_svids()
     return {

@@ -21,6 +21,7 @@ from typing import Any
 
 import click
 
+from spiffebind.cluster.settings import DEFAULT_BUCKET, ClusterSettings, cluster_settings
 from spiffebind.errors import ConfigError
 from spiffebind.options import option
 from spiffebind.service.ext_authz_routes import ExtAuthzSettings, Route, parse_routes
@@ -373,6 +374,72 @@ class DaemonConfig:
         help="the upstream OAuth2 issuers whose access tokens agents may exchange "
         "([exchange.md](exchange.md))",
     )
+    cluster_urls: tuple[str, ...] = option(
+        (),
+        flag="cluster_url",
+        metavar="URL",
+        multiple=True,
+        help="NATS server (nats://HOST:PORT or tls://HOST:PORT); repeatable. Turns on "
+        "cluster-wide revocation; without it the daemon is node-local.",
+        doc="repeatable; a NATS server, `nats://` or `tls://HOST:PORT`: turns cluster-wide "
+        "revocation on ([cluster.md](cluster.md)); without it the daemon is node-local",
+    )
+    cluster_bucket: str = option(
+        DEFAULT_BUCKET,
+        metavar="NAME",
+        help="JetStream key-value bucket of revocations; created if absent.",
+        doc="the JetStream key-value bucket of revocations; created if absent",
+    )
+    cluster_replicas: int = option(
+        1,
+        metavar="N",
+        click_type=int,
+        help="Replicas of a bucket this daemon creates (3 in production).",
+        doc="replicas of a bucket this daemon creates, 1 to 5 (3 in production)",
+    )
+    cluster_tls: bool = option(
+        False,
+        is_flag=True,
+        help="TLS to NATS with this daemon's X.509-SVID as client certificate; the server is "
+        "verified against the SPIFFE bundle, or --cluster-ca.",
+        doc="TLS to NATS with the daemon's own X.509-SVID as client certificate; the server "
+        "is verified against the SPIFFE bundle, or `--cluster-ca` (implied by `tls://` URLs)",
+    )
+    cluster_ca: Path | None = option(
+        metavar="PEM",
+        click_type=_FILE,
+        help="PEM CA file that verifies the NATS servers (with their host names).",
+        doc="a PEM CA file that verifies the NATS servers, host names included",
+    )
+    cluster_creds: Path | None = option(
+        metavar="FILE",
+        click_type=_FILE,
+        help="NATS credentials file (user JWT and NKey seed).",
+        doc="a NATS credentials file (user JWT and NKey seed)",
+    )
+    cluster_stale_after: float = option(
+        30.0,
+        metavar="SECONDS",
+        click_type=float,
+        help="Seconds out of sync with the feed after which tokens are refused as "
+        "revocation_unavailable.",
+        doc="how long the daemon may be out of sync with the feed before it refuses tokens "
+        "as `revocation_unavailable` and reports not ready",
+    )
+    cluster_fail_open: bool = option(
+        False,
+        is_flag=True,
+        help="Past --cluster-stale-after, keep accepting tokens (logged and counted).",
+        doc="past `--cluster-stale-after`, keep accepting tokens (logged and counted)",
+    )
+    cluster_ack_timeout: float = option(
+        2.0,
+        metavar="SECONDS",
+        click_type=float,
+        help="Seconds RevokeToken waits for the engine's acknowledgement.",
+        doc="how long RevokeToken waits for the engine's acknowledgement before it answers "
+        "`propagated=false`",
+    )
     log_level: str = option(
         "info",
         click_type=click.Choice(LOG_LEVELS),
@@ -391,6 +458,22 @@ class DaemonConfig:
         return FileIdentity(self.svid, self.svid_key, self.bundles)
 
     @property
+    def cluster(self) -> ClusterSettings | None:
+        """The cluster feed's settings, None in node-local mode (no ``--cluster-url``);
+        ConfigError names a bad one (:func:`validated` asks once at start)."""
+        return cluster_settings(
+            urls=self.cluster_urls,
+            bucket=self.cluster_bucket,
+            replicas=self.cluster_replicas,
+            tls=self.cluster_tls,
+            ca=self.cluster_ca,
+            creds=self.cluster_creds,
+            stale_after=self.cluster_stale_after,
+            fail_open=self.cluster_fail_open,
+            ack_timeout=self.cluster_ack_timeout,
+        )
+
+    @property
     def ext_authz(self) -> ExtAuthzSettings:
         return ExtAuthzSettings(
             routes=self.ext_authz_routes,
@@ -403,6 +486,7 @@ def validated(config: DaemonConfig) -> DaemonConfig:
     """``config`` when its settings agree with each other; ConfigError names the conflict."""
     check_ttls(config.default_ttl, config.max_ttl, config.clock_skew)
     check_ext_authz_address(config.ext_authz_address, config.ext_authz_plaintext)
+    _ = config.cluster  # built once here, so a bad cluster option stops start-up
     given = (config.svid is not None, config.svid_key is not None, bool(config.bundles))
     if any(given) and not all(given):
         raise ConfigError("--svid, --svid-key and at least one --bundle go together")

@@ -4,9 +4,10 @@
 (closing what it had opened if one fails) and closes them on :meth:`Daemon.close`;
 :mod:`spiffebind.wiring` builds the use cases on them once the first SVID is held. While
 serving, these tasks run together in one TaskGroup, so one failing stops all: readiness
-(:mod:`spiffebind.observe.readiness`), the revocation sweeper, the policy watcher and the
-systemd watchdog. The gRPC servers and the HTTP side door are started before them and
-stopped after them, from one exit stack. SIGTERM and SIGINT drain in-flight calls within
+(:mod:`spiffebind.observe.readiness`), the revocation sweeper, the policy watcher, the
+systemd watchdog and, in cluster mode, the revocation feed (:mod:`spiffebind.cluster`).
+The gRPC servers and the HTTP side door are started before them and stopped after them,
+from one exit stack. SIGTERM and SIGINT drain in-flight calls within
 the grace period and exit 0; SIGHUP reloads policy and reopens the audit log without
 dropping calls. The identity source watches for rotations on threads of its own.
 """
@@ -28,6 +29,8 @@ from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.jwks import PublishedKeys
 from spiffebind.api.server import ApiServer, Listener, SocketServer
 from spiffebind.clock import SystemClock
+from spiffebind.cluster.feed import RevocationFeed
+from spiffebind.cluster.outbox import FeedState
 from spiffebind.config import DaemonConfig
 from spiffebind.errors import AuditError, ConfigError, IdentityError, PolicyError, StateError
 from spiffebind.identity.files import FileSource
@@ -94,9 +97,15 @@ class Daemon:
             self.revocations, self.ledger = _open_state(config.state_dir)
             opened.callback(self.ledger.close)
             opened.callback(self.revocations.close)
+            self.feed = self._open_feed()
+            if self.feed is not None:
+                opened.callback(self.feed.close)
             opened.callback(self.identity.close)
             self._opened = opened.pop_all()
-        self.readiness = Readiness(self.identity, config.state_dir, grace=config.grace_seconds)
+        self._fatal: ConfigError | None = None
+        self.readiness = Readiness(
+            self.identity, config.state_dir, grace=config.grace_seconds, feed=self.feed
+        )
         self.decisions = Decisions(self.metrics, self.audit, lambda: self.policy.policy.digest)
         # read at scrape time, so they are exact whoever changed them last
         self.metrics.revocations_held.set_function(lambda: sum(self.revocations.counts()))
@@ -104,6 +113,25 @@ class Daemon:
         self.metrics.identity_ready.set_function(lambda: self.identity.health().ready)
         self.metrics.ready.set_function(lambda: self.readiness()[0])
         self.metrics.policy_reloaded.set_to_current_time()
+
+    def _open_feed(self) -> RevocationFeed | None:
+        """The cluster revocation feed, None in node-local mode."""
+        settings = self.config.cluster
+        if settings is None:
+            return None
+        try:
+            state = FeedState.open(self.config.state_dir)
+        except StateError as exc:
+            raise ConfigError(f"--state-dir: {exc}") from None
+        return RevocationFeed(
+            settings,
+            store=self.revocations,
+            state=state,
+            identity=self.identity,
+            metrics=self.metrics,
+            record=self._lifecycle,
+            skew=self.config.clock_skew,
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -129,6 +157,7 @@ class Daemon:
             decisions=self.decisions,
             clock=self.clock,
             readiness=self.readiness,
+            feed=self.feed,
         )
 
     # --- events -----------------------------------------------------------------------
@@ -137,6 +166,8 @@ class Daemon:
         """Every new snapshot; a bundle-only update (JWT or X.509) is no SVID rotation."""
         previous, self._held = self._held, identity
         self.keys.update(identity.signing)
+        if self.feed is not None:
+            self.feed.rotated()
         if self.decisions.identity_changed(previous, identity):
             log.info("SVID %s rotated, valid until %d", identity.spiffe_id, identity.not_after)
             self._lifecycle(EventKind.IDENTITY_ROTATION, Decision.ALLOW, signer=identity.spiffe_id)
@@ -189,6 +220,16 @@ class Daemon:
         await asyncio.to_thread(self.revocations.sweep, now)
         # a verifier accepts a token until exp + skew; its client may revoke it until then
         await asyncio.to_thread(self.ledger.sweep, now - self.config.clock_skew)
+        if self.feed is not None:
+            await asyncio.to_thread(self.feed.sweep, now)
+
+    async def _run_feed(self, feed: RevocationFeed) -> None:
+        """A bucket this daemon cannot use (ConfigError) stops the daemon with exit 2."""
+        try:
+            await feed.run()
+        except ConfigError as exc:  # the CLI prints it as the one line naming the setting
+            self._fatal = exc
+            self._stop.set()
 
     async def _watch_policy(self) -> None:
         """Reload a changed file once it holds still; a half-written one is refused anyway."""
@@ -279,9 +320,13 @@ class Daemon:
                 tasks.create_task(self._every(SWEEP_SECONDS, self._sweep)),
                 tasks.create_task(self._watch_policy()),
             ]
+            if self.feed is not None:
+                running.append(tasks.create_task(self._run_feed(self.feed)))
             await self._stop.wait()
             for task in running:
                 task.cancel()
+        if self._fatal is not None:
+            raise self._fatal
 
     async def run(self) -> None:
         """Serve until SIGTERM or SIGINT, then stop the servers and close what is held."""

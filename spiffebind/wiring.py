@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from spiffebind.api.info import InfoSource
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.clock import Clock
+from spiffebind.cluster.feed import RevocationFeed
+from spiffebind.cluster.tasks import ClusterTasks
 from spiffebind.config import DaemonConfig
 from spiffebind.identity.source import BaseSource, Identity
 from spiffebind.observe.decisions import Decisions
@@ -20,6 +22,7 @@ from spiffebind.service.exchange import Exchange
 from spiffebind.service.issuance import Issuance, Limits
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.service.revocation import Revocation
+from spiffebind.service.tasks import Tasks
 from spiffebind.spiffeid import IdPattern
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
@@ -48,15 +51,22 @@ def build_parts(
     decisions: Decisions,
     clock: Clock,
     readiness: Callable[[], tuple[bool, str]],
+    feed: RevocationFeed | None = None,
 ) -> Parts:
-    """One verifier for VerifyToken, exchange and ext_authz, one authenticator for requests."""
+    """One verifier for VerifyToken, exchange and ext_authz, one authenticator for requests;
+    with a cluster feed, revocations go through it and verification asks it for freshness."""
+    issuers = config.issuers or (IdPattern.parse(me.spiffe_id),)
+    tasks: Tasks = ledger
+    if feed is not None:
+        feed.set_issuers(issuers)
+        tasks = ClusterTasks(ledger, feed, margin=config.max_ttl + config.clock_skew)
     limits = Limits(config.default_ttl, config.max_ttl, config.request_window)
     issuance = Issuance(
         identity=identity,
         policy=policy,
         revocations=revocations,
         ledger=ledger,
-        tasks=ledger,
+        tasks=tasks,
         replay=replay,
         clock=clock,
         limits=limits,
@@ -66,15 +76,16 @@ def build_parts(
         authenticator=issuance,
         store=revocations,
         ledger=ledger,
-        tasks=ledger,
+        tasks=tasks,
         admins=config.admins,
         clock=clock,
         max_ttl=config.max_ttl,
         clock_skew=config.clock_skew,
+        propagation=feed,
     )
     verifier = Verifier(
         VerifierSettings(
-            config.issuers or (IdPattern.parse(me.spiffe_id),),
+            issuers,
             clock_skew=config.clock_skew,
             max_lifetime=config.max_ttl,
             dpop_window=config.dpop_window,
@@ -87,6 +98,7 @@ def build_parts(
         policy=policy,
         dpop_replay=dpop_replay,
         dpop_nonces=RotatingNonces(secrets.token_bytes(32)) if config.dpop_require_nonce else None,
+        feed=feed,
     )
     info = InfoSource(
         identity=identity,
@@ -96,6 +108,7 @@ def build_parts(
         default_ttl=config.default_ttl,
         max_ttl=config.max_ttl,
         request_window=config.request_window,
+        feed=feed,
     )
     exchange = Exchange(
         authenticator=issuance,
@@ -107,7 +120,7 @@ def build_parts(
         ),
         revocations=revocations,
         ledger=ledger,
-        tasks=ledger,
+        tasks=tasks,
         clock=clock,
         limits=limits,
     )
@@ -119,5 +132,6 @@ def build_parts(
         decisions=decisions,
         revocations=revocations,
         exchange=exchange,
+        propagator=feed,
     )
     return Parts(servicer, verifier)

@@ -48,6 +48,9 @@ def http_check(request: Any) -> HttpCheck:
     )
 
 
+_DENIAL_CODES = {401: code_pb2.UNAUTHENTICATED, 503: code_pb2.UNAVAILABLE}
+
+
 def _option(name: str, value: str) -> Any:
     return base_pb2.HeaderValueOption(
         header=base_pb2.HeaderValue(key=name, value=value), append_action=_OVERWRITE
@@ -67,7 +70,7 @@ def check_response(verdict: Verdict) -> Any:
                 ],
             ),
         )
-    code = code_pb2.UNAUTHENTICATED if verdict.status == 401 else code_pb2.PERMISSION_DENIED
+    code = _DENIAL_CODES.get(verdict.status, code_pb2.PERMISSION_DENIED)
     challenge = [("www-authenticate", verdict.challenge)] if verdict.challenge else []
     headers = [_option(name, value) for name, value in (*challenge, *verdict.deny_headers)]
     return authz.CheckResponse(

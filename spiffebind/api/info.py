@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from spiffebind import __version__
 from spiffebind.api.v1 import spiffebind_pb2 as pb
+from spiffebind.cluster.feed import RevocationFeed
 from spiffebind.errors import IdentityError
 from spiffebind.identity.source import IdentitySource
 from spiffebind.service.live_policy import LivePolicy
@@ -26,6 +27,7 @@ class InfoSource:
     default_ttl: int
     max_ttl: int
     request_window: int
+    feed: RevocationFeed | None = None
     started: float = field(default_factory=time.monotonic)
     clock: Callable[[], float] = time.monotonic
 
@@ -44,6 +46,20 @@ class InfoSource:
             uptime_seconds=self.clock() - self.started,
             request_window_seconds=self.request_window,
         )
+        if self.feed is not None:
+            feed = self.feed.status()
+            response.cluster.CopyFrom(
+                pb.ClusterFeed(
+                    bucket=feed.bucket,
+                    connected=feed.connected,
+                    in_sync=feed.in_sync,
+                    seconds_since_sync=-1.0
+                    if feed.seconds_since_sync is None
+                    else feed.seconds_since_sync,
+                    outbox=feed.outbox,
+                    fail_open=self.feed.settings.fail_open,
+                )
+            )
         try:
             me = self.identity.current()
         except IdentityError:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, Protocol
 
 import grpc
 from cryptography import x509
@@ -60,6 +60,12 @@ def _call(request: pb.VerifyTokenRequest) -> CallContext:
     return CallContext(method=c.method, path=c.path, tool=c.tool)
 
 
+class Propagator(Protocol):
+    async def propagated(self, kind: Literal["jti", "txn"], value: str) -> bool:
+        """Publish a recorded revocation; True once every node will see it."""
+        ...
+
+
 class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
     """The gRPC face of the use cases: each method decodes, calls one use case, reports the
     decision and encodes; our errors become statuses in :func:`translated`."""
@@ -74,10 +80,12 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         decisions: Decisions,
         revocations: Watchable,
         exchange: Exchange | None = None,
+        propagator: Propagator | None = None,
     ) -> None:
         self._exchange = exchange
         self._revocations = revocations
         self._closing = asyncio.Event()
+        self._propagator = propagator
         self._info = info
         self._issuance = issuance
         self._revocation = revocation
@@ -105,8 +113,8 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         self, request: pb.IssueTokenRequest, context: Context
     ) -> pb.IssueTokenResponse:
         start = time.perf_counter()
-        try:
-            issued = self._issuance.issue(request.signed_request)
+        try:  # off the loop: in cluster mode a new task's owner is decided by the engine
+            issued = await asyncio.to_thread(self._issuance.issue, request.signed_request)
         except RejectedError as exc:
             self._decisions.issue_refused(exc, time.perf_counter() - start)
             raise
@@ -202,12 +210,20 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         except RejectedError as exc:
             self._decisions.revoke_refused(exc)
             raise
-        self._decisions.revoked(revoked)
+        propagated = True
+        if self._propagator is not None:
+            propagated = await (
+                self._propagator.propagated("jti", revoked.jti)
+                if revoked.jti
+                else self._propagator.propagated("txn", revoked.txn or "")
+            )
+        self._decisions.revoked(revoked, propagated=propagated)
         return pb.RevokeTokenResponse(
             newly_revoked=revoked.newly,
             jti=revoked.jti or "",
             txn=revoked.txn or "",
             expires_at=int(revoked.until),
+            propagated=propagated,
         )
 
     async def WatchRevocations(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -17,6 +18,9 @@ from spiffebind.cli.options import (
 from spiffebind.client.agent import AgentClient
 from spiffebind.client.core import BoundToken
 from spiffebind.errors import ConfigError
+
+EXIT_PENDING = 1
+"""``revoke``: in force at this node, not yet acknowledged by the cluster engine."""
 
 
 def parse_authorization_details(value: str | None) -> list[dict[str, object]] | None:
@@ -106,7 +110,11 @@ def revoke(
     txn: str | None,
     as_json: bool,
 ) -> None:
-    """Revoke a token (--jti) or a task (--txn); allowed for the token's client or an admin."""
+    """Revoke a token (--jti) or a task (--txn); allowed for the token's client or an admin.
+
+    Exit 0 once the revocation is in force on every node; exit 1 when it is in force at this
+    node only, its propagation pending (cluster mode, engine unreachable): retrying is safe.
+    """
     if (jti is None) == (txn is None):
         raise click.UsageError("give exactly one of --jti and --txn")
     credentials = agent_credentials(workload_api, svid, svid_key)
@@ -117,7 +125,11 @@ def revoke(
         "kind": "jti" if jti else "txn",
         "newly_revoked": result.newly_revoked,
         "expires_at": result.expires_at,
+        "propagated": result.propagated,
     }
-    click.echo(
-        json.dumps(body, sort_keys=True) if as_json else f"revoked {body['kind']} {body['revoked']}"
-    )
+    said = f"revoked {body['kind']} {body['revoked']}"
+    if not result.propagated:
+        said += ": in force here, propagation pending"
+    click.echo(json.dumps(body, sort_keys=True) if as_json else said)
+    if not result.propagated:
+        sys.exit(EXIT_PENDING)

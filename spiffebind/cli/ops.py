@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 import grpc
 from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from spiffebind.api.v1 import spiffebind_pb2, spiffebind_pb2_grpc
@@ -34,15 +36,25 @@ def status(socket: str | None, as_json: bool, timeout: float) -> None:
     data = MessageToDict(
         info, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
-    for field in info.DESCRIPTOR.fields:  # proto3 JSON writes int64 as strings; we want numbers
-        if field.cpp_type == field.CPPTYPE_INT64:
-            data[field.name] = int(data[field.name])
+    _int64_as_numbers(info, data)
     if as_json:
         click.echo(json.dumps(data, sort_keys=True))
     else:
         for key, value in data.items():
             click.echo(f"{key}: {value}")
     sys.exit(EXIT_OK if info.ready else EXIT_NO)
+
+
+def _int64_as_numbers(message: Message, data: dict[str, Any]) -> None:
+    """proto3 JSON writes int64 as strings; we want numbers, nested messages included
+    (``cluster``, the feed's state, is absent in node-local mode)."""
+    for field in message.DESCRIPTOR.fields:
+        if field.name not in data:
+            continue
+        if field.cpp_type == field.CPPTYPE_INT64:
+            data[field.name] = int(data[field.name])
+        elif field.cpp_type == field.CPPTYPE_MESSAGE:
+            _int64_as_numbers(getattr(message, field.name), data[field.name])
 
 
 @click.command()

@@ -17,9 +17,9 @@ from spiffebind import options
 from spiffebind.errors import ConfigError
 
 # Top-level modules of the ``daemon`` extra's distributions (grpcio-reflection,
-# prometheus-client, xds-protos): an agent-only install has none of them.
+# prometheus-client, xds-protos, nats-py): an agent-only install has none of them.
 DAEMON_EXTRA_MODULES = frozenset(
-    {"grpc_reflection", "prometheus_client", "envoy", "xds", "udpa", "validate"}
+    {"grpc_reflection", "prometheus_client", "envoy", "xds", "udpa", "validate", "nats"}
 )
 
 

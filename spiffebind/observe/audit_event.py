@@ -45,6 +45,7 @@ class EventKind(StrEnum):
     TOOL_CALL = "tool_call"
     POLICY_RELOAD = "policy_reload"
     IDENTITY_ROTATION = "identity_rotation"
+    CLUSTER_ENTRY = "cluster_entry"
     STARTUP = "startup"
     SHUTDOWN = "shutdown"
 

@@ -195,10 +195,12 @@ class Decisions:
             reason = exc.reason.value if exc else ""
             self.record(EventKind.INTROSPECT, Decision.DENY, reason=reason)
 
-    def revoked(self, revoked: Revoked) -> None:
+    def revoked(self, revoked: Revoked, *, propagated: bool = True) -> None:
+        """``propagated=False``: in force here, waiting in the cluster feed's outbox."""
         self.record(
             EventKind.REVOKE,
             Decision.ALLOW,
+            reason="" if propagated else "propagation_pending",
             client_id=revoked.caller_id,
             jti=revoked.jti or "",
             txn=revoked.txn or "",

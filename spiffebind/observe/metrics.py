@@ -50,6 +50,8 @@ EXCHANGE_SUBJECTS = ("delegation", "upstream")
 RELOAD_RESULTS = ("ok", "refused")
 REVOCATION_KINDS = ("jti", "txn")
 INVALIDATION_CAUSES = ("rotation", "revocation", "task_end")
+CLUSTER_RESULTS = ("applied", "duplicate", "rejected", "expired", "marker")
+PUBLISH_RESULTS = ("acknowledged", "pending")
 
 
 def zero_decisions(counter: Counter, **labels: str) -> None:
@@ -193,6 +195,49 @@ class Metrics:
             "Audit events that could not be written.",
             registry=registry,
         )
+        self.cluster_connected = Gauge(
+            "spiffebind_cluster_connected",
+            "1 while connected to the cluster revocation engine (NATS), else 0; 0 in "
+            "node-local mode.",
+            registry=registry,
+        )
+        self.cluster_sync_age = Gauge(
+            "spiffebind_cluster_sync_age_seconds",
+            "Seconds since this daemon was last in sync with the shared revocation bucket "
+            "(0 while in sync).",
+            registry=registry,
+        )
+        self.cluster_propagation = Histogram(
+            "spiffebind_cluster_propagation_seconds",
+            "From a revocation entry's iat at the revoking node to its application here.",
+            registry=registry,
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+        )
+        self.cluster_entries = Counter(
+            "spiffebind_cluster_entries_total",
+            "Entries read from the shared revocation bucket, by result: applied (new here), "
+            "duplicate (already held), rejected (not signed by a peer daemon, or malformed), "
+            "expired, marker (a delete or purge, never applied).",
+            ["result"],
+            registry=registry,
+        )
+        self.cluster_publishes = Counter(
+            "spiffebind_cluster_publishes_total",
+            "Revocation entries published, by result: acknowledged by the engine in time, or "
+            "pending (kept in the outbox).",
+            ["result"],
+            registry=registry,
+        )
+        self.cluster_outbox = Gauge(
+            "spiffebind_cluster_outbox_entries",
+            "Revocation entries waiting in the durable outbox for the engine's acknowledgement.",
+            registry=registry,
+        )
+        self.cluster_stale_accepts = Counter(
+            "spiffebind_cluster_stale_accepts_total",
+            "Tokens accepted while out of sync with the feed, under --cluster-fail-open.",
+            registry=registry,
+        )
         self.audit_dropped = Counter(
             "spiffebind_audit_events_dropped_total",
             "Refused verifications not audited: over the rate anyone may cause unauthenticated.",
@@ -220,6 +265,10 @@ class Metrics:
             self.workload_api_reconnects.labels(stream=stream)
         for result in RELOAD_RESULTS:
             self.policy_reloads.labels(result=result)
+        for result in CLUSTER_RESULTS:
+            self.cluster_entries.labels(result=result)
+        for result in PUBLISH_RESULTS:
+            self.cluster_publishes.labels(result=result)
 
 
 class ToolMetrics:

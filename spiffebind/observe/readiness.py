@@ -3,7 +3,8 @@ GetInfo, sd_notify), so they never disagree.
 
 Ready means: the identity source holds a valid SVID, every socket is bound (a removed one is
 listened on again), the state directory takes a byte, and the API socket has started
-listening. :meth:`Readiness.watch` re-checks the parts that need I/O once per round and
+listening, and, in cluster mode, the revocation feed is in sync (docs/cluster.md).
+:meth:`Readiness.watch` re-checks the parts that need I/O once per round and
 announces changes (READY=1 once, a log line each way).
 """
 
@@ -39,11 +40,25 @@ class HealthService(Protocol):
     async def set_serving(self, ready: bool) -> None: ...
 
 
+class FeedReadiness(Protocol):
+    def readiness(self) -> tuple[bool, str]:
+        """Whether the cluster feed is in sync, and why not."""
+        ...
+
+
 class Readiness:
     """The daemon's readiness and the reason when it is not ready."""
 
-    def __init__(self, identity: HealthSource, state_dir: Path, *, grace: float) -> None:
+    def __init__(
+        self,
+        identity: HealthSource,
+        state_dir: Path,
+        *,
+        grace: float,
+        feed: FeedReadiness | None = None,
+    ) -> None:
         self._identity = identity
+        self._feed = feed
         self._state_dir = state_dir
         self._grace = grace
         self.listening = False
@@ -61,6 +76,8 @@ class Readiness:
             return False, f"state directory {self._state_dir} is not writable"
         if not self.listening:
             return False, "API socket is not listening yet"
+        if self._feed is not None:
+            return self._feed.readiness()
         return True, ""
 
     async def watch(self, health: HealthService, sockets: Sequence[BoundSocket]) -> None:

@@ -72,8 +72,8 @@ class HttpCheck:
 
 @dataclass(frozen=True)
 class Verdict:
-    """``status`` 200 (allowed, ``outcome`` the verified token) or 401/403 (``outcome`` the
-    rejection, ``challenge`` the ``WWW-Authenticate`` value or empty)."""
+    """``status`` 200 (allowed, ``outcome`` the verified token) or 401/403/503 (``outcome``
+    the rejection, ``challenge`` the ``WWW-Authenticate`` value or empty)."""
 
     status: int
     outcome: VerifiedToken | RejectedError
@@ -199,8 +199,11 @@ class ExtAuthz:
 
     @staticmethod
     def _denied(exc: RejectedError, route: Route, presenter: str, scheme: str) -> Verdict:
-        """403 for too little authority; 401 otherwise, RFC 9449 section 7.1 and 9 for DPoP:
+        """503 while revocations are unknown (the token may be fine: retry later); 403 for too
+        little authority; 401 otherwise, RFC 9449 section 7.1 and 9 for DPoP:
         ``use_dpop_nonce`` with the nonce, ``invalid_dpop_proof`` for any other bad proof."""
+        if exc.reason is Reason.REVOCATION_UNAVAILABLE:
+            return Verdict(503, exc, route, presenter)
         if exc.reason is Reason.INSUFFICIENT_SCOPE:
             scope = challenge("insufficient_scope", exc.reason, route.scopes, scheme=scheme)
             return Verdict(403, exc, route, presenter, scope)

@@ -5,13 +5,14 @@ A revocation is kept until no token that could carry it is still alive: the reco
 ``exp`` of a known jti, or the longest lifetime this daemon grants for a task (new tokens
 for a revoked task are refused meanwhile), plus the clock skew verifiers allow. A task
 nobody owns has no token to end: revoking it records nothing, so no one can block a task
-name before its owner uses it.
+name before its owner uses it. In cluster
+mode it is handed to the feed's durable outbox before the local commit (docs/cluster.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from spiffebind.clock import Clock
 from spiffebind.errors import Reason, RequestRejected
@@ -28,6 +29,12 @@ class Store(Protocol):
     def revoke_jti(self, jti: str, until: float) -> bool: ...
 
     def revoke_txn(self, txn: str, until: float) -> bool: ...
+
+
+class Propagation(Protocol):
+    def record(self, kind: Literal["jti", "txn"], value: str, until: float, by: str) -> None:
+        """Queue the revocation durably for the other nodes; StateError if it cannot."""
+        ...
 
 
 class Ledger(Protocol):
@@ -65,8 +72,10 @@ class Revocation:
         clock: Clock,
         max_ttl: int,
         clock_skew: int,
+        propagation: Propagation | None = None,
     ) -> None:
         self._auth = authenticator
+        self._propagation = propagation
         self._store = store
         self._ledger = ledger
         self._tasks = tasks
@@ -93,6 +102,7 @@ class Revocation:
                     Reason.POLICY_DENIED, "only the token's client or an admin may revoke it"
                 )
             until = (record.exp if record else now + self._max_ttl) + self._skew
+            self._propagate("jti", params.jti, until, caller)
             return Revoked(
                 caller, params.jti, None, until, self._store.revoke_jti(params.jti, until)
             )
@@ -104,4 +114,11 @@ class Revocation:
         if not self._tasks.is_owned(txn):
             return Revoked(caller, None, txn, 0.0, newly=False)
         until = max(now + self._max_ttl, self._ledger.latest_exp_of_txn(txn) or now) + self._skew
+        self._propagate("txn", txn, until, caller)
         return Revoked(caller, None, txn, until, self._store.revoke_txn(txn, until))
+
+    def _propagate(self, kind: Literal["jti", "txn"], value: str, until: float, by: str) -> None:
+        """Before the local commit: a crash in between leaves an entry that comes back to
+        this node through the feed, never a revocation the other nodes miss for good."""
+        if self._propagation is not None:
+            self._propagation.record(kind, value, until, by)

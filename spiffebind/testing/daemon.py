@@ -42,10 +42,11 @@ class DaemonProcess:
         x509_svid_ttl: int = 300,
         socket: Path | None = None,
         dns_names: Sequence[str] = (),
+        id_path: str = DAEMON_ID_PATH,
     ) -> None:
         self.bed = bed
         self.gid = gid
-        self.spiffe_id = f"spiffe://{bed.trust_domain}{DAEMON_ID_PATH}"
+        self.spiffe_id = f"spiffe://{bed.trust_domain}{id_path}"
         self.root = Path(tempfile.mkdtemp(prefix="sbd", dir="/tmp"))
         self.root.chmod(0o755)
         self.socket = socket or self.root / "api.sock"

@@ -39,7 +39,7 @@ def as_ids(argv: Sequence[str | Path], uid: int | None = None, gid: int | None =
     return ["setpriv", *ids, "--", *command] if ids else command
 
 
-class _Daemon:
+class LoggedProcess:
     """One long-running SPIRE process, its output in a log file, stopped by its PID."""
 
     def __init__(self, argv: Sequence[str], log: Path) -> None:
@@ -114,7 +114,9 @@ class SpireServer:
         home.mkdir(parents=True)
         config = home / "server.conf"
         config.write_text(conf.render())
-        self._daemon = _Daemon([str(binary), "run", "-config", str(config)], home / "server.log")
+        self._daemon = LoggedProcess(
+            [str(binary), "run", "-config", str(config)], home / "server.log"
+        )
 
     @property
     def running(self) -> bool:
@@ -186,7 +188,9 @@ class SpireAgent:
         home.mkdir(mode=0o755, parents=True)
         config = home / "agent.conf"
         config.write_text(conf.render())
-        self._daemon = _Daemon([str(binary), "run", "-config", str(config)], home / "agent.log")
+        self._daemon = LoggedProcess(
+            [str(binary), "run", "-config", str(config)], home / "agent.log"
+        )
 
     @property
     def endpoint(self) -> str:

@@ -12,8 +12,6 @@ The directory is a 1 MiB tmpfs or a read-only bind mount, so these suites need r
 
 from __future__ import annotations
 
-import errno
-import os
 import sqlite3
 import subprocess
 from collections.abc import Iterator
@@ -26,8 +24,10 @@ from faultkit import node
 
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
+from spiffebind.testing import mounts
 from spiffebind.testing.agents import Agent, connect, issue, revoke, trailers, verify
 from spiffebind.testing.daemon import DaemonProcess
+from spiffebind.testing.mounts import MountUnavailable, fill
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.records import http_get
 from spiffebind.testing.spire import SpireTestBed
@@ -40,39 +40,12 @@ STORE = "revocations.sqlite3"
 
 @contextmanager
 def mounted(target: Path, *argv: str) -> Iterator[None]:
-    """``mount argv target`` for the block, unmounted (lazily, if still busy) after it."""
-    target.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", *argv, str(target)], check=False, capture_output=True, text=True
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount {' '.join(argv)} on {target}: {done.stderr.strip()}")
+    """spiffebind.testing.mounts.mounted, skipping the test where ``mount`` is refused."""
     try:
-        yield
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=True)
-
-
-def fill(directory: Path) -> Path:
-    """Write a file until the filesystem has no byte left; its path."""
-    filler = directory / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        for size in (65536, 1):
-            _write_until_full(fd, b"\0" * size)
-    finally:
-        os.close(fd)
-    return filler
-
-
-def _write_until_full(fd: int, chunk: bytes) -> None:
-    while True:
-        try:
-            os.write(fd, chunk)
-        except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                return
-            raise
+        with mounts.mounted(target, *argv):
+            yield
+    except MountUnavailable as exc:
+        pytest.skip(str(exc))
 
 
 def info(stub: spiffebind_pb2_grpc.TokenServiceStub) -> pb.GetInfoResponse:

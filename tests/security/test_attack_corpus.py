@@ -40,7 +40,12 @@ def test_corpus_is_large_named_and_uses_only_profile_codes() -> None:
 
 
 def test_every_stateless_reason_is_exercised() -> None:
-    """Revocation needs verifier state (test_lifecycle_attacks) and replay only applies to
-    signed requests (test_request_attacks); every other code has at least one case."""
-    stateful = {Reason.REVOKED.value, Reason.REVOCATION_UNAVAILABLE.value, Reason.REPLAYED.value}
+    """Revocation needs verifier state (test_lifecycle_attacks), replay only applies to
+    signed requests (test_request_attacks), and revocation_unavailable needs a stale cluster
+    feed (tests/integration/cluster); every other code has at least one case."""
+    stateful = {
+        Reason.REVOKED.value,
+        Reason.REPLAYED.value,
+        Reason.REVOCATION_UNAVAILABLE.value,
+    }
     assert {c.expected for c in CASES} == ({r.value for r in Reason} - stateful) | {VALID}

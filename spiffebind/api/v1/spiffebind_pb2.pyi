@@ -57,6 +57,7 @@ class GetInfoResponse(_message.Message):
     REVOCATIONS_HELD_FIELD_NUMBER: _builtins.int
     UPTIME_SECONDS_FIELD_NUMBER: _builtins.int
     REQUEST_WINDOW_SECONDS_FIELD_NUMBER: _builtins.int
+    CLUSTER_FIELD_NUMBER: _builtins.int
     spiffe_id: _builtins.str
     version: _builtins.str
     default_ttl_seconds: _builtins.int
@@ -73,6 +74,10 @@ class GetInfoResponse(_message.Message):
     def trust_domains(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def algorithms(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def cluster(self) -> Global___ClusterFeed:
+        """Absent in node-local mode."""
+
     def __init__(
         self,
         *,
@@ -90,14 +95,52 @@ class GetInfoResponse(_message.Message):
         revocations_held: _builtins.int = ...,
         uptime_seconds: _builtins.float = ...,
         request_window_seconds: _builtins.int = ...,
+        cluster: Global___ClusterFeed | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["cluster", b"cluster"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithms", b"algorithms", "default_ttl_seconds", b"default_ttl_seconds", "max_ttl_seconds", b"max_ttl_seconds", "not_ready_reason", b"not_ready_reason", "policy_digest", b"policy_digest", "policy_rules", b"policy_rules", "ready", b"ready", "request_window_seconds", b"request_window_seconds", "revocations_held", b"revocations_held", "spiffe_id", b"spiffe_id", "svid_expires_at", b"svid_expires_at", "trust_domains", b"trust_domains", "uptime_seconds", b"uptime_seconds", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["algorithms", b"algorithms", "cluster", b"cluster", "default_ttl_seconds", b"default_ttl_seconds", "max_ttl_seconds", b"max_ttl_seconds", "not_ready_reason", b"not_ready_reason", "policy_digest", b"policy_digest", "policy_rules", b"policy_rules", "ready", b"ready", "request_window_seconds", b"request_window_seconds", "revocations_held", b"revocations_held", "spiffe_id", b"spiffe_id", "svid_expires_at", b"svid_expires_at", "trust_domains", b"trust_domains", "uptime_seconds", b"uptime_seconds", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetInfoResponse: _TypeAlias = GetInfoResponse  # noqa: Y015
+
+@_typing.final
+class ClusterFeed(_message.Message):
+    """The cluster revocation feed as this daemon sees it (docs/cluster.md)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BUCKET_FIELD_NUMBER: _builtins.int
+    CONNECTED_FIELD_NUMBER: _builtins.int
+    IN_SYNC_FIELD_NUMBER: _builtins.int
+    SECONDS_SINCE_SYNC_FIELD_NUMBER: _builtins.int
+    OUTBOX_FIELD_NUMBER: _builtins.int
+    FAIL_OPEN_FIELD_NUMBER: _builtins.int
+    bucket: _builtins.str
+    connected: _builtins.bool
+    in_sync: _builtins.bool
+    seconds_since_sync: _builtins.float
+    """Seconds since this daemon last knew the whole bucket; 0 while in sync, -1 if never."""
+    outbox: _builtins.int
+    fail_open: _builtins.bool
+    def __init__(
+        self,
+        *,
+        bucket: _builtins.str = ...,
+        connected: _builtins.bool = ...,
+        in_sync: _builtins.bool = ...,
+        seconds_since_sync: _builtins.float = ...,
+        outbox: _builtins.int = ...,
+        fail_open: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket", b"bucket", "connected", b"connected", "fail_open", b"fail_open", "in_sync", b"in_sync", "outbox", b"outbox", "seconds_since_sync", b"seconds_since_sync"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClusterFeed: _TypeAlias = ClusterFeed  # noqa: Y015
 
 @_typing.final
 class IssueTokenRequest(_message.Message):
@@ -424,11 +467,17 @@ class RevokeTokenResponse(_message.Message):
     JTI_FIELD_NUMBER: _builtins.int
     TXN_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    PROPAGATED_FIELD_NUMBER: _builtins.int
     newly_revoked: _builtins.bool
     """False when the jti or txn was already revoked: revocation is idempotent."""
     jti: _builtins.str
     txn: _builtins.str
     expires_at: _builtins.int
+    propagated: _builtins.bool
+    """True when the revocation is in force on every node: node-local mode, or the cluster
+    engine acknowledged it (docs/cluster.md). False: in force here, kept in this daemon's
+    durable outbox and published once the engine is back; retrying is safe.
+    """
     def __init__(
         self,
         *,
@@ -436,10 +485,11 @@ class RevokeTokenResponse(_message.Message):
         jti: _builtins.str = ...,
         txn: _builtins.str = ...,
         expires_at: _builtins.int = ...,
+        propagated: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "jti", b"jti", "newly_revoked", b"newly_revoked", "txn", b"txn"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at", "jti", b"jti", "newly_revoked", b"newly_revoked", "propagated", b"propagated", "txn", b"txn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

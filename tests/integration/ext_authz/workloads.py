@@ -96,6 +96,7 @@ def _check(address: str, server_name: str, roots: bytes, client: tuple[bytes, by
         stub = external_auth_pb2_grpc.AuthorizationStub(channel)
         request = external_auth_pb2.CheckRequest()
         request.attributes.request.http.method = "GET"
+        request.attributes.request.http.host = "tools.example.org"  # Envoy always sends one
         request.attributes.request.http.path = "/search/tcp"
         try:
             response = stub.Check(request, timeout=10)

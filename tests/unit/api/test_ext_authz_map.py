@@ -79,3 +79,10 @@ def test_forbidden_verdict_without_challenge_has_no_header() -> None:
     assert response.status.code == 7  # PERMISSION_DENIED
     assert response.denied_response.status.code == 403
     assert not response.denied_response.headers
+
+
+def test_stale_feed_verdict_is_unavailable() -> None:
+    response = check_response(Verdict(503, TokenRejected(Reason.REVOCATION_UNAVAILABLE)))
+    assert response.status.code == 14  # UNAVAILABLE
+    assert response.denied_response.status.code == 503
+    assert response.denied_response.body == "revocation_unavailable\n"

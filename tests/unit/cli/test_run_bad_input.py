@@ -49,22 +49,45 @@ def _unknown_config_key(tmp: Path) -> tuple[list[str], str]:
     return ["--config", str(config)], "sokcet_mode"
 
 
-def _bad_policy(tmp: Path) -> tuple[list[str], str]:
-    with socket.socket(socket.AF_UNIX) as s:  # a socket file that exists, though nothing answers
+def _wl_socket(tmp: Path) -> list[str]:
+    """A socket file that exists, though nothing answers."""
+    with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(tmp / "wl.sock"))
+    return ["--workload-api", f"unix://{tmp / 'wl.sock'}"]
+
+
+def _bad_policy(tmp: Path) -> tuple[list[str], str]:
     policy = tmp / "policy.yaml"
     policy.write_text("rules:\n  - id: r1\n    clients: ['spiffe://example.org/a/*']\n")
-    return ["--workload-api", f"unix://{tmp / 'wl.sock'}", "--policy", str(policy)], "r1"
+    return [*_wl_socket(tmp), "--policy", str(policy)], "r1"
 
 
 def _corrupt_state(tmp: Path) -> tuple[list[str], str]:
-    with socket.socket(socket.AF_UNIX) as s:
-        s.bind(str(tmp / "wl.sock"))
+    wl = _wl_socket(tmp)
     store = tmp / "old-state" / "revocations.sqlite3"
     store.parent.mkdir(mode=0o700)
     store.write_bytes(b"not a database, " * 512)
-    args = ["--workload-api", f"unix://{tmp / 'wl.sock'}", "--state-dir", str(store.parent)]
-    return args, str(store)
+    return [*wl, "--state-dir", str(store.parent)], str(store)
+
+
+def _malformed_cluster_url(tmp: Path) -> tuple[list[str], str]:
+    return [*_wl_socket(tmp), "--cluster-url", "http://nats.example:4222"], "--cluster-url"
+
+
+def _cluster_url_without_port(tmp: Path) -> tuple[list[str], str]:
+    return [*_wl_socket(tmp), "--cluster-url", "nats://nats.example"], "nats://nats.example"
+
+
+def _missing_cluster_creds(tmp: Path) -> tuple[list[str], str]:
+    creds = tmp / "absent.creds"
+    args = ["--cluster-url", "nats://127.0.0.1:4222", "--cluster-creds", str(creds)]
+    return [*_wl_socket(tmp), *args], str(creds)
+
+
+def _cluster_ca_without_tls(tmp: Path) -> tuple[list[str], str]:
+    (tmp / "ca.pem").write_text("")
+    args = ["--cluster-url", "nats://127.0.0.1:4222", "--cluster-ca", str(tmp / "ca.pem")]
+    return [*_wl_socket(tmp), *args], "--cluster-ca"
 
 
 def _plaintext_ext_authz_off_loopback(tmp: Path) -> tuple[list[str], str]:
@@ -77,6 +100,10 @@ def _plaintext_ext_authz_off_loopback(tmp: Path) -> tuple[list[str], str]:
 @pytest.mark.parametrize(
     "case",
     [
+        _malformed_cluster_url,
+        _cluster_url_without_port,
+        _missing_cluster_creds,
+        _cluster_ca_without_tls,
         _not_a_socket,
         _malformed_pem,
         _unknown_config_key,

@@ -47,6 +47,16 @@ SAMPLES: dict[str, tuple[str, Any]] = {
     "ext_authz_plaintext": ("true", True),
     "ext_authz_trust_xfcc": ("true", True),
     "ext_authz_keep_authorization": ("true", True),
+    "cluster_url": ("tls://nats.example:4222", ("tls://nats.example:4222",)),
+    "cluster_bucket": ("revocations", "revocations"),
+    "cluster_replicas": ("3", 3),
+    "cluster_tls": ("true", True),
+    # files that must be readable at start: any readable file will do here
+    "cluster_ca": (__file__, Path(__file__)),
+    "cluster_creds": (__file__, Path(__file__)),
+    "cluster_stale_after": ("12.5", 12.5),
+    "cluster_fail_open": ("true", True),
+    "cluster_ack_timeout": ("0.5", 0.5),
     "log_level": ("debug", "debug"),
 }
 FILE_ONLY = {

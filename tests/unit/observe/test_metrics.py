@@ -14,8 +14,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from spiffebind import __version__
 from spiffebind.errors import Reason
 from spiffebind.observe.metrics import (
+    CLUSTER_RESULTS,
     EXCHANGE_SUBJECTS,
     INVALIDATION_CAUSES,
+    PUBLISH_RESULTS,
     RELOAD_RESULTS,
     REVOCATION_KINDS,
     RPCS,
@@ -34,7 +36,7 @@ LABEL_VALUES: dict[str, set[str]] = {
     "grpc_code": {code.name for code in grpc.StatusCode},
     "grpc_type": {"unary"},
     "source": set(VERIFICATION_SOURCES),
-    "result": {"allow", "deny", "error", *RELOAD_RESULTS},
+    "result": {"allow", "deny", "error", *RELOAD_RESULTS, *CLUSTER_RESULTS, *PUBLISH_RESULTS},
     "reason": {"", *(reason.value for reason in Reason)},
     "kind": set(REVOCATION_KINDS),
     "cause": set(INVALIDATION_CAUSES),

@@ -25,6 +25,7 @@ DAEMON_DISTRIBUTIONS = {
     "grpcio-reflection": {"grpc_reflection"},
     "prometheus-client": {"prometheus_client"},
     "xds-protos": {"envoy", "xds", "udpa", "validate"},
+    "nats-py": {"nats"},
 }
 
 WITHOUT_DAEMON_EXTRA = """

@@ -154,6 +154,27 @@ def test_csi_values_switch_every_branch() -> None:
     assert token_daemon["spec"]["updateStrategy"] == {"type": "OnDelete"}
 
 
+def test_cluster_values_become_flags_and_secret_mounts() -> None:
+    ds = daemon(render(VALUE_SETS["csi"]))
+    args = container(ds)["args"]
+    assert "--cluster-url=tls://nats.nats.svc:4222" in args
+    assert {"--cluster-tls", "--cluster-fail-open", "--cluster-replicas=3"} <= set(args)
+    assert "--cluster-ca=/etc/spiffebind/cluster-ca/ca.crt" in args
+    assert "--cluster-creds=/etc/spiffebind/cluster-creds/nats.creds" in args
+    volumes = _volumes(ds)
+    assert volumes["cluster-ca"]["secret"]["secretName"] == "nats-ca"
+    assert volumes["cluster-creds"]["secret"]["secretName"] == "spiffebind-nats-creds"
+    mounts = {m["name"]: m["mountPath"] for m in container(ds)["volumeMounts"]}
+    assert mounts["cluster-creds"] == "/etc/spiffebind/cluster-creds"
+
+
+def test_no_cluster_urls_is_node_local() -> None:
+    values = {"cluster": {"credsSecret": "unused", "tls": {"enabled": True}}}
+    ds = daemon(render(values))
+    assert not [a for a in container(ds)["args"] if a.startswith("--cluster")]
+    assert "cluster-creds" not in _volumes(ds)
+
+
 def test_checksum_follows_the_config_not_the_hot_reloaded_policy() -> None:
     base = _checksum({})
     assert re.fullmatch(r"[0-9a-f]{64}", base)
@@ -270,6 +291,9 @@ BAD_VALUES = {
     },
     "extra_arg_not_a_flag": {"extraArgs": ["run"]},
     "max_surge": {"updateStrategy": {"rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}}},
+    "cluster_url_http": {"cluster": {"urls": ["http://nats:4222"]}},
+    "cluster_replicas_zero": {"cluster": {"replicas": 0}},
+    "cluster_secret_with_slash": {"cluster": {"credsSecret": "../creds"}},
 }
 
 

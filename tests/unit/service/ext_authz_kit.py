@@ -39,6 +39,16 @@ class Revoked:
         return jti in self.jtis
 
 
+@dataclass(frozen=True)
+class Feed:
+    """The cluster feed as the verifier sees it: in sync, or stale."""
+
+    in_sync: bool
+
+    def vouches(self) -> bool:
+        return self.in_sync
+
+
 @dataclass
 class Kit:
     signer: Issued
@@ -73,13 +83,20 @@ class Kit:
             **kwargs,
         ).token
 
-    def authz(self, dpop_nonces: NonceSource | None = None, **settings: Any) -> ExtAuthz:
+    def authz(
+        self,
+        dpop_nonces: NonceSource | None = None,
+        *,
+        feed_vouches: bool = True,
+        **settings: Any,
+    ) -> ExtAuthz:
         verifier = Verifier(
             VerifierSettings((IdPattern.parse("spiffe://example.org/spiffebind/*"),)),
             bundles=StaticBundles(self.bundles),
             clock=self.clock,
             revocation=self.revoked,
             dpop_nonces=dpop_nonces,
+            feed=Feed(feed_vouches),
         )
         settings.setdefault("routes", ROUTES)
         return ExtAuthz(verifier, ExtAuthzSettings(**settings))

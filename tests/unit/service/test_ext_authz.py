@@ -115,6 +115,16 @@ def test_revoked_token_is_invalid_token(kit: Kit) -> None:
     assert (verdict.status, verdict.challenge) == (401, INVALID.format("revoked"))
 
 
+def test_stale_feed_is_503_without_challenge(kit: Kit) -> None:
+    """revocation_unavailable says nothing against the token: the client may retry."""
+    verdict = kit.authz(feed_vouches=False).check(request(kit.token(), presenter=kit.agent))
+    assert (verdict.status, verdict.reason, verdict.challenge) == (
+        503,
+        "revocation_unavailable",
+        "",
+    )
+
+
 def test_longer_prefix_needing_more_scope_is_insufficient_scope(kit: Kit) -> None:
     check = request(kit.token(), presenter=kit.agent, path="/search/admin/reindex")
     verdict = kit.authz().check(check)

@@ -2,9 +2,11 @@
 
 Sections: ``inprocess`` (token core and servicer, no RPC), ``rpc`` (spiffebind against the
 SPIRE agent over Unix sockets with ghz), ``state`` (start-up, memory, revocations) and
-``scale`` (distinct tokens). All by default; ``rpc``, ``state`` and ``scale`` share one
+``scale`` (distinct tokens). All by default; ``state``, ``rpc`` and ``scale`` share one
 SPIRE test bed and one daemon, in that order, so later sections see the state earlier ones
-left (100k revocations and 10k live tokens from ``state``; the tokens ``rpc`` issued).
+left (100k revocations and 10k live tokens from ``state``; the tokens ``rpc`` issued). The
+RSS of both servers and the machine's load are recorded after each section; ``python -m
+bench.readme`` (run by ``make bench``) then writes the README's tables from results.json.
 """
 
 from __future__ import annotations
@@ -24,25 +26,43 @@ RESULTS = Path(__file__).with_name("results.json")
 SECTIONS = ("inprocess", "state", "rpc", "scale")
 
 
+def _rss(rig: Rig) -> dict[str, float]:
+    return {
+        "spiffebind": state.settled_rss(rig.daemon_pid()),
+        "spire_agent": state.settled_rss(rig.agent_pid()),
+    }
+
+
 def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> None:
+    """The sections that need SPIRE and the daemon; RSS of both and the load after each."""
     ghz = g.ghz_binary()
+    rss: list[dict[str, Any]] = []
+    results["rss_mib_after"] = rss
+
+    def done(name: str) -> None:
+        rss.append({"after": name, **_rss(rig)})
+        meta["load_avg_1m"].append(os.getloadavg()[0])
+        print(f"{name}: done, RSS {rss[-1]}", file=sys.stderr, flush=True)
+
     with Rig.start() as rig:
         if "state" in wanted:
             results["state"] = state.startup_and_memory(rig, ghz)
             results["revocation_lookup"] = state.revocation_lookups()
+            done("state")
         elif rig.daemon.proc is None:
             rig.start_daemon()
-        meta["load_avg_1m"].append(os.getloadavg()[0])
         if "rpc" in wanted:
             comparison = Comparison(rig, ghz)
-            results["rpc"] = {
-                "verify": comparison.verify(),
-                "ext_authz": comparison.ext_authz(),
-                "issue": comparison.issue(),
-            }
-            meta["load_avg_1m"].append(os.getloadavg()[0])
+            rpc: dict[str, Any] = {}
+            results["rpc"] = rpc
+            for kind in ("verify", "verify_distinct", "ext_authz", "issue"):
+                rpc[kind] = getattr(comparison, kind)()
+                done(kind)
+            results["open_loop"] = comparison.open_loop()
+            done("open_loop")
         if "scale" in wanted:
             results["scale"] = state.scale(rig, ghz)
+            done("scale")
 
 
 def main(argv: list[str]) -> None:

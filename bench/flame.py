@@ -1,18 +1,20 @@
 """``make profile``: the daemon under load, one method at a time, sampled by py-spy.
 
 For each case ghz drives a real daemon (the bench rig: real SPIRE, ``spiffebind run``) at
-``CONCURRENCY`` while py-spy, attached to the daemon's PID, records first a flame graph
-(``<case>.svg``) and then collapsed stacks (``<case>.txt``), each for ``SECONDS``; the
-stacks are reduced by :mod:`bench.stacks` to ``top.md``, the top functions by self and by
-cumulative samples and self samples by area of the code. All under ``bench/profiles/``;
-``top.md`` is committed, the SVGs and stacks are not (they are large and machine-specific).
+``CONCURRENCY`` while py-spy, attached to the daemon's PID with ``--native`` (C frames are
+named too: grpcio's Cython and C core, OpenSSL, the interpreter), records for ``SECONDS``
+each: a flame graph of the thread holding the GIL (``<case>.svg``), collapsed stacks of the
+same (``<case>.txt``), then collapsed stacks of every thread py-spy sees running
+(``<case>.threads.txt``). The GIL view is the Python work the one event loop serializes,
+which bounds throughput; it misses C code that releases the GIL (file writes, SQLite, some
+crypto), which the all-threads view shows, at the price of counting some waiting threads
+that py-spy cannot tell are idle. :mod:`bench.stacks` reduces the stacks to ``top.md``. All
+under ``bench/profiles/``; ``top.md`` is committed, the rest is not (large, machine-specific).
 
 Cases: ``verify`` (one repeated token: the signature cache answers), ``verify_distinct``
 (a different token each call: a signature check each call), ``check`` (Envoy's Check with
-the repeated token) and ``issue`` (a fresh signed request per call). py-spy runs with
-``--gil``: a sample is the stack of the thread holding the GIL, that is the Python work the
-one core serializes (threads waiting in C, grpcio's pollers among them, are not counted);
-``--native`` names the C frames too, grpcio's Cython and C core and OpenSSL included.
+the repeated token) and ``issue`` (a fresh signed request per call). The daemon runs slower
+while sampled (py-spy pauses it for each sample); the rates in ``top.md`` are under py-spy.
 """
 
 from __future__ import annotations
@@ -49,8 +51,13 @@ def py_spy() -> str:
 
 
 def _record(pid: int, case: str) -> None:
-    """A flame graph, then collapsed stacks, of ``pid`` for ``SECONDS`` each."""
-    for fmt, suffix in (("flamegraph", "svg"), ("raw", "txt")):
+    """For ``SECONDS`` each: a flame graph and collapsed stacks of the GIL holder, then
+    collapsed stacks of every thread not idle."""
+    for fmt, name, gil in (
+        ("flamegraph", f"{case}.svg", True),
+        ("raw", f"{case}.txt", True),
+        ("raw", f"{case}.threads.txt", False),
+    ):
         subprocess.run(
             [
                 py_spy(),
@@ -61,12 +68,12 @@ def _record(pid: int, case: str) -> None:
                 str(SECONDS),
                 "--rate",
                 str(RATE),
-                "--gil",
+                *(["--gil"] if gil else []),
                 "--native",
                 "--format",
                 fmt,
                 "--output",
-                str(OUT / f"{case}.{suffix}"),
+                str(OUT / name),
             ],
             check=True,
             capture_output=True,
@@ -76,7 +83,7 @@ def _record(pid: int, case: str) -> None:
 def _load(comparison: Comparison, rig: Rig, case: str) -> tuple[g.Call, dict[str, Any]]:
     """The call ghz makes for ``case`` and its ``data`` or ``binary`` input, made just before
     the case runs (issuance proofs are fresh for a short time only)."""
-    many = 500 * (2 * SECONDS + 5)  # more than the daemon answers in that time here
+    many = 1200 * (3 * SECONDS + 2)  # more than the daemon answers in that time here
     if case == "verify":
         return comparison.call(VERIFY_METHOD), {"data": comparison.verify_data()}
     if case == "verify_distinct":
@@ -99,17 +106,18 @@ def profile(cases: Sequence[str]) -> str:
             call, body = _load(comparison, rig, case)
             with ThreadPoolExecutor(1) as pool:
                 load = pool.submit(
-                    g.run, ghz, call, concurrency=CONCURRENCY, seconds=2 * SECONDS + 2, **body
+                    g.run, ghz, call, concurrency=CONCURRENCY, seconds=3 * SECONDS + 2, **body
                 )
                 _record(rig.daemon_pid(), case)
                 summary = load.result().summary()
             print(f"{case}: {summary}", file=sys.stderr, flush=True)
-            table = stacks.tables(
-                stacks.parse((OUT / f"{case}.txt").read_text().splitlines()),
-                f"{case}: {summary['rps']} rps at concurrency {CONCURRENCY}, "
-                f"{summary['errors']} errors",
+            parts.append(
+                f"### {case}: {summary['rps']} rps at concurrency {CONCURRENCY} while sampled, "
+                f"{summary['errors']} errors\n"
             )
-            parts.append(table)
+            for name, what in ((case, "GIL holder"), (f"{case}.threads", "all threads")):
+                profile = stacks.parse((OUT / f"{name}.txt").read_text().splitlines())
+                parts.append(stacks.tables(profile, f"{case}, {what}"))
     return "\n".join(parts)
 
 

@@ -76,3 +76,11 @@ def test_the_readme_tables_follow_the_results() -> None:
     changed = results.replace('"nproc": ', '"nproc": 1', 1)
     assert changed != results
     assert readme.with_tables(current, changed) != current
+
+
+def test_our_cumulative_table_leaves_out_entry_points_and_other_code() -> None:
+    lines = [f"main (spiffebind/daemon.py:1);{line}" for line in RAW]
+    mine = stacks.ours(stacks.parse(lines))
+    assert "main (spiffebind/daemon.py)" not in mine
+    assert "run (asyncio/runners.py)" not in mine
+    assert mine["VerifyToken (spiffebind/api/servicer.py)"] == 9

@@ -133,7 +133,8 @@ def main(argv: list[str]) -> None:
         f"# py-spy profiles of the daemon under load\n\nRecorded {meta['date']} by "
         f"`make profile` on {meta['nproc']} x {meta['cpu']}, Python {meta['python']}, "
         f"grpcio {meta['grpcio']}; {report.load_note(meta)}. {RATE} samples/s for "
-        f"{SECONDS} s per case; a share is of the samples in which the daemon ran Python.\n\n"
+        f"{SECONDS} s per case; a share is of the samples of its view (GIL holder, or all "
+        "threads seen running).\n\n"
     )
     (OUT / "top.md").write_text(header + body)
     print(header + body)

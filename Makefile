@@ -94,8 +94,13 @@ run: install ## Start a throwaway SPIRE and run the daemon against it (Ctrl-C st
 	SPIRE_BIN_DIR="$$(scripts/install-spire.sh)" $(PY) -m spiffebind.testing.spirebed
 
 .PHONY: bench
-bench: install ## Benchmarks (never part of make test); writes bench/results.json
+bench: install ## Benchmarks (never part of make test); writes bench/results.json and README's tables
 	NATS_BIN_DIR="$$(scripts/install-nats.sh)" $(PY) -m bench
+	$(PY) -m bench.readme
+
+.PHONY: profile
+profile: install ## py-spy the daemon under load per method; flame graphs and top.md in bench/profiles/
+	$(PY) -m bench.flame
 
 .PHONY: clean
 clean: ## Remove the virtualenv and caches (not the SPIRE cache)

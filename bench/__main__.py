@@ -5,11 +5,12 @@ SPIRE agent over Unix sockets with ghz), ``tools`` (a tool's in-process verifier
 VerifyToken and ValidateJWTSVID), ``state`` (start-up, memory, revocations), ``scale``
 (distinct tokens), ``dpop`` (verification with a DPoP proof against with the certificate,
 in-process and over the socket) and ``cluster`` (three daemons sharing revocations through a
-three-server NATS cluster, on a SPIRE test bed of its own). All by default; ``rpc``,
-``state``, ``tools``, ``scale`` and ``dpop`` share one SPIRE test bed and one daemon, in that
-order, so later
-sections see the state earlier ones left (100k revocations and 10k live tokens from
-``state``; the tokens ``rpc`` issued).
+three-server NATS cluster, on a SPIRE test bed of its own). All by default; ``state``,
+``rpc``, ``tools``, ``scale`` and ``dpop`` share one SPIRE test bed and one daemon, in that
+order, so later sections see the state earlier ones left (100k revocations and 10k live
+tokens from ``state``; the tokens ``rpc`` issued). The RSS of both servers and the machine's
+load are recorded after each section; ``python -m bench.readme`` (run by ``make bench``)
+then writes the README's tables from results.json.
 """
 
 from __future__ import annotations
@@ -27,35 +28,56 @@ from bench.rpc import Comparison
 
 RESULTS = Path(__file__).with_name("results.json")
 SECTIONS = ("inprocess", "state", "rpc", "tools", "scale", "dpop", "cluster")
-NEEDS_GHZ = {"state", "rpc", "tools", "scale", "cluster"}
+LIVE = {"state", "rpc", "tools", "scale", "dpop"}
+"""The sections that share one SPIRE test bed and one daemon."""
+
+
+def _rss(rig: Rig) -> dict[str, float]:
+    return {
+        "spiffebind": state.settled_rss(rig.daemon_pid()),
+        "spire_agent": state.settled_rss(rig.agent_pid()),
+    }
 
 
 def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> None:
-    ghz = g.ghz_binary() if wanted & NEEDS_GHZ else None
+    """The sections that need SPIRE and the daemon; RSS of both and the load after each."""
+    ghz = g.ghz_binary()
+    rss: list[dict[str, Any]] = []
+    results["rss_mib_after"] = rss
+
+    def done(name: str) -> None:
+        rss.append({"after": name, **_rss(rig)})
+        meta["load_avg_1m"].append(os.getloadavg()[0])
+        print(f"{name}: done, RSS {rss[-1]}", file=sys.stderr, flush=True)
+
     with Rig.start() as rig:
         if "state" in wanted:
             results["state"] = state.startup_and_memory(rig, ghz)
             results["revocation_lookup"] = state.revocation_lookups()
+            done("state")
         elif rig.daemon.proc is None:
             rig.start_daemon()
-        meta["load_avg_1m"].append(os.getloadavg()[0])
         if "rpc" in wanted:
             comparison = Comparison(rig, ghz)
-            results["rpc"] = {
-                "verify": comparison.verify(),
-                "ext_authz": comparison.ext_authz(),
-                "issue": comparison.issue(),
-            }
-            meta["load_avg_1m"].append(os.getloadavg()[0])
+            rpc: dict[str, Any] = {}
+            results["rpc"] = rpc
+            for kind in ("verify", "verify_distinct", "ext_authz", "issue"):
+                rpc[kind] = getattr(comparison, kind)()
+                done(kind)
+            results["open_loop"] = comparison.open_loop()
+            done("open_loop")
         if "tools" in wanted:
             results["tools"] = tools.run(rig, Comparison(rig, ghz))
+            done("tools")
         if "scale" in wanted:
             results["scale"] = state.scale(rig, ghz)
+            done("scale")
         if "dpop" in wanted:
             results["dpop"] = {
                 "in_process": dpop.in_process(),
                 "over_socket": dpop.over_socket(rig.daemon.socket, rig.agent),
             }
+            done("dpop")
 
 
 def main(argv: list[str]) -> None:
@@ -69,7 +91,7 @@ def main(argv: list[str]) -> None:
         results["inprocess_verify"] = inprocess.run()
         with servicer.verify_call() as call:
             results["servicer_verify_cpu_us"] = round(servicer.per_call_us(call), 1)
-    if wanted & {"rpc", "state", "tools", "scale", "dpop"}:
+    if wanted & LIVE:
         _live(wanted, results, meta)
     if "cluster" in wanted:
         results["cluster"] = cluster.run(g.ghz_binary())

@@ -131,10 +131,13 @@ def run(
     binary: bytes | None = None,
     total: int | None = None,
     seconds: float | None = None,
+    rps: int | None = None,
 ) -> Sample:
     """One ghz run: ``data`` is JSON (one message), ``binary`` length-delimited messages that
     ghz sends round-robin by request number; stop after ``total`` requests or ``seconds``
-    (then requests still in flight are waited for and counted, not cancelled)."""
+    (then requests still in flight are waited for and counted, not cancelled); ``rps`` makes
+    the run open-loop: ghz starts requests at that rate whatever the answers' latency, as
+    long as fewer than ``concurrency`` are in flight."""
     argv = [
         str(ghz),
         "--insecure",
@@ -156,6 +159,8 @@ def run(
         argv += [a for p in call.import_paths for a in ("--import-paths", str(p))]
     if call.metadata:
         argv += ["--metadata", json.dumps(dict(call.metadata))]
+    if rps:
+        argv += ["--rps", str(rps)]
     if total:
         argv += ["--total", str(total)]
     else:

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 import os
 import platform
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -34,24 +34,53 @@ def machine() -> dict[str, Any]:
 
 
 def load_note(meta: Mapping[str, Any]) -> str:
+    """Says how busy the machine was; a loaded machine's ratios are noisy, and it says so."""
     loads = meta["load_avg_1m"]
     per_core = max(loads) / (meta["nproc"] or 1)
-    state = "loaded" if per_core > LOADED else "quiet"
-    return f"{state} machine (1-min load average {min(loads):.1f}-{max(loads):.1f})"
+    span = f"1-minute load average {min(loads):.1f}-{max(loads):.1f}"
+    if per_core > LOADED:
+        return (
+            f"**loaded machine** ({span} on {meta['nproc']} cores: other work shared the "
+            "CPUs, so the figures are noisy)"
+        )
+    return f"quiet machine ({span})"
 
 
 def _ms(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2f}"  # NaN when nothing succeeded
 
 
-def _pair(row: Mapping[str, Any], name: str, c: str) -> str:
+def _ratio(r: Mapping[str, Any]) -> str:
+    return f"{r['median']}x ({r['min']}-{r['max']})"
+
+
+_CALLS = {
+    "verify": ("VerifyToken vs ValidateJWTSVID", "yes"),
+    "verify_distinct": ("VerifyToken, distinct tokens, vs ValidateJWTSVID", "chains only"),
+    "ext_authz": ("ext_authz Check vs ValidateJWTSVID", "yes"),
+    "issue": ("IssueToken vs FetchJWTSVID", "-"),
+}
+
+
+_OPEN_LOOP_ORDER = ("VerifyToken", "Check", "ValidateJWTSVID")
+
+
+def _number(key: str) -> int:
+    """``c64`` -> 64, ``1000rps`` -> 1000, ``10k_tokens`` -> 10: results.json keeps its keys
+    sorted as text, the tables go in numeric order."""
+    return int("".join(ch for ch in key if ch.isdigit()))
+
+
+def _pair(row: Mapping[str, Any], kind: str, c: str) -> str:
     a, b = row["spiffebind"], row["spire"]
+    name, cache = _CALLS[kind]
     check = "" if row["checked_by_daemon_counters"] else " (unchecked)"
     return (
-        f"| {name} | {c[1:]} | {a['rps']} | {_ms(a['p50_ms'])} | {_ms(a['p99_ms'])} "
-        f"| {_ms(a['p99.9_ms'])} | {b['rps']} | {_ms(b['p50_ms'])} | {_ms(b['p99_ms'])} "
-        f"| {_ms(b['p99.9_ms'])} | **{row['rps_ratio']}x** | {row['p99_ratio']}x{check} "
-        f"| {a['server_cpu_us_per_request']} / {b['server_cpu_us_per_request']} |"
+        f"| {name}{check} | {cache} | {c[1:]} | {a['rps']} | {_ms(a['p50_ms'])} "
+        f"| {_ms(a['p99_ms'])} | {b['rps']} | {_ms(b['p50_ms'])} | {_ms(b['p99_ms'])} "
+        f"| **{_ratio(row['rps_ratio'])}** | {_ratio(row['p99_ratio'])} "
+        f"| {a['server_cpu_us_per_request']} / {b['server_cpu_us_per_request']} "
+        f"| {_ratio(row['cpu_ratio'])} |"
     )
 
 
@@ -94,6 +123,56 @@ def _dpop_table(pop: Mapping[str, Any]) -> list[str]:
     return [*out, ""]
 
 
+def _rpc(rpc: Mapping[str, Any]) -> list[str]:
+    rounds = len(next(iter(next(iter(rpc.values())).values()))["rps_ratio"]["rounds"])
+    out = [
+        f"Closed loop (ghz, a fixed number of requests in flight), {rounds} alternating rounds "
+        "per row; ratios are spiffebind / SPIRE, the median of the rounds' ratios with their "
+        "range; latencies and CPU pooled over the rounds. *cache*: whether spiffebind answers "
+        "the signature from its cache (SPIRE re-verifies every call).",
+        "",
+        "| call | cache | conc. | spiffebind rps | p50 ms | p99 ms | SPIRE rps | p50 ms "
+        "| p99 ms | rps ratio | p99 ratio | server CPU µs/req (sb / SPIRE) | CPU ratio |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for kind in (k for k in _CALLS if k in rpc):
+        out += [_pair(rpc[kind][c], kind, c) for c in sorted(rpc[kind], key=_number)]
+    out.append("")
+    return out
+
+
+def _open_loop(rows: Mapping[str, Any]) -> list[str]:
+    lines = [
+        f"| {rate.removesuffix('rps')} | {method} | {m['rps']} | {_ms(m['p50_ms'])} "
+        f"| {_ms(m['p99_ms'])} | {_ms(m['p99.9_ms'])} | {m['requests']} | {m['errors']} |"
+        for rate in sorted(rows, key=_number)
+        for method in _OPEN_LOOP_ORDER
+        for m in (rows[rate][method],)
+    ]
+    return [
+        "Open loop (ghz `--rps`: requests start at the target rate whatever the latency), "
+        "repeated token; rounds alternate between the three methods.",
+        "",
+        "| target rps | method | achieved rps | p50 ms | p99 ms | p99.9 ms | requests | errors |",
+        "|--:|---|--:|--:|--:|--:|--:|--:|",
+        *lines,
+        "",
+    ]
+
+
+def _rss(after: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [
+        "| RSS after section | spiffebind MiB | spire-agent MiB | ratio |",
+        "|---|--:|--:|--:|",
+        *(
+            f"| {r['after']} | {r['spiffebind']} | {r['spire_agent']} "
+            f"| {r['spiffebind'] / r['spire_agent']:.2f}x |"
+            for r in after
+        ),
+        "",
+    ]
+
+
 def tables(results: Mapping[str, Any]) -> str:
     """Markdown for every section present in ``results``."""
     out: list[str] = []
@@ -103,21 +182,12 @@ def tables(results: Mapping[str, Any]) -> str:
             f"Measured {meta['date']} on {meta['nproc']} x {meta['cpu']}, Python "
             f"{meta['python']}, grpcio {meta['grpcio']}; {load_note(meta)}.\n"
         )
-    rpc = results.get("rpc")
-    if rpc:
-        out += [
-            "| call | conc. | spiffebind rps | p50 ms | p99 ms | p99.9 ms | SPIRE rps | p50 ms "
-            "| p99 ms | p99.9 ms | rps ratio | p99 ratio | server CPU µs/req (sb / SPIRE) |",
-            "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
-        ]
-        names = {
-            "verify": "VerifyToken vs ValidateJWTSVID",
-            "ext_authz": "ext_authz Check vs ValidateJWTSVID",
-            "issue": "IssueToken vs FetchJWTSVID",
-        }
-        for kind, rows in rpc.items():
-            out += [_pair(row, names[kind], c) for c, row in rows.items()]
-        out.append("")
+    if results.get("rpc"):
+        out += _rpc(results["rpc"])
+    if results.get("open_loop"):
+        out += _open_loop(results["open_loop"])
+    if results.get("rss_mib_after"):
+        out += _rss(results["rss_mib_after"])
     tools = results.get("tools")
     if tools:
         out += _tools_table(tools)
@@ -170,7 +240,8 @@ def tables(results: Mapping[str, Any]) -> str:
             "| RSS after |",
             "|---|--:|--:|--:|--:|--:|",
         ]
-        for name, row in scale.items():
+        for name in sorted(scale, key=_number):
+            row = scale[name]
             out.append(
                 f"| {name.replace('_', ' ')} | {row['rps']} | {_ms(row['p50_ms'])} "
                 f"| {_ms(row['p99_ms'])} | {row['requests']} | {row['rss_mib_after']} MiB |"

@@ -24,16 +24,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives.serialization import Encoding
-
 from bench import ghz as g
 from bench.rig import AUDIENCE, Rig, rss_mib
-from bench.rpc import OWN_PROTO
+from bench.rpc import OWN_PROTO, VERIFY_METHOD, distinct_tokens, verify_messages
 from spiffebind.api.v1 import spiffebind_pb2 as pb
 from spiffebind.api.v1 import spiffebind_pb2_grpc
 from spiffebind.client.channel import open_aio_channel
 from spiffebind.state import RevocationStore
-from spiffebind.token import mint, sign_request
+from spiffebind.token import sign_request
 
 REVOCATIONS = 100_000
 LIVE_TOKENS = 10_000
@@ -52,7 +50,7 @@ def preload_revocations(state_dir: Path, count: int, until: float) -> int:
         return sum(store.counts())
 
 
-def _settled_rss(pid: int) -> float:
+def settled_rss(pid: int) -> float:
     """RSS once the process has stopped growing: a GC pass or lazy import may still be due."""
     last = rss_mib(pid)
     for _ in range(20):
@@ -95,25 +93,10 @@ def issue_tokens(rig: Rig, count: int) -> list[str]:
     return tokens
 
 
-def verify_messages(rig: Rig, tokens: Sequence[str]) -> bytes:
-    peer = rig.agent.chain[0].public_bytes(Encoding.DER)
-    return g.delimited(
-        [
-            pb.VerifyTokenRequest(
-                token=token,
-                audience=AUDIENCE,
-                peer_certificates=[peer],
-                required_scopes=["search:read"],
-            ).SerializeToString()
-            for token in tokens
-        ]
-    )
-
-
 def _verify_call(rig: Rig) -> g.Call:
     return g.Call(
         rig.daemon.socket,
-        "spiffebind.v1.TokenService/VerifyToken",
+        VERIFY_METHOD,
         proto=OWN_PROTO,
         import_paths=(OWN_PROTO.parent,),
     )
@@ -123,12 +106,12 @@ def startup_and_memory(rig: Rig, ghz: Path) -> dict[str, Any]:
     """Start-up and RSS; leaves the daemon running with 100k revocations and 10k tokens."""
     out: dict[str, Any] = {"startup_to_ready_s": {}, "rss_mib": {}}
     out["startup_to_ready_s"]["empty_state"] = round(rig.start_daemon(), 2)
-    out["rss_mib"]["spiffebind_idle"] = _settled_rss(rig.daemon_pid())
+    out["rss_mib"]["spiffebind_idle"] = settled_rss(rig.daemon_pid())
     rig.daemon.stop()
     held = preload_revocations(rig.daemon.state_dir, REVOCATIONS, time.time() + 7200)
     out["revocations_held"] = held
     out["startup_to_ready_s"]["100k_revocations"] = round(rig.start_daemon(), 2)
-    out["rss_mib"]["spiffebind_100k_revocations"] = _settled_rss(rig.daemon_pid())
+    out["rss_mib"]["spiffebind_100k_revocations"] = settled_rss(rig.daemon_pid())
     start = time.perf_counter()
     tokens = issue_tokens(rig, LIVE_TOKENS)
     out["issue_10k_tokens_python_client_s"] = round(time.perf_counter() - start, 1)
@@ -141,37 +124,24 @@ def startup_and_memory(rig: Rig, ghz: Path) -> dict[str, Any]:
     )
     if sample.errors:
         raise RuntimeError(f"verifying the live tokens failed: {sample.statuses}")
-    out["rss_mib"]["spiffebind_100k_revocations_10k_live_tokens"] = _settled_rss(rig.daemon_pid())
-    out["rss_mib"]["spire_agent"] = _settled_rss(rig.agent_pid())
+    out["rss_mib"]["spiffebind_100k_revocations_10k_live_tokens"] = settled_rss(rig.daemon_pid())
+    out["rss_mib"]["spire_agent"] = settled_rss(rig.agent_pid())
     return out
 
 
 def scale(rig: Rig, ghz: Path) -> dict[str, Any]:
     """Verify throughput and RSS over growing sets of distinct tokens."""
     rows: dict[str, Any] = {}
-    now = time.time()
-    agent_cert = rig.agent.chain[0]
     for count in SCALE:
         start = time.perf_counter()
-        tokens = [
-            mint(
-                rig.node2,
-                agent_cert=agent_cert,
-                audiences=[AUDIENCE],
-                scopes=["search:read"],
-                ttl=3600,
-                max_ttl=3600,
-                now=now,
-            ).token
-            for _ in range(count)
-        ]
+        tokens = distinct_tokens(rig, count)
         data = verify_messages(rig, tokens)
         minted_s = time.perf_counter() - start
         call = _verify_call(rig)
         g.run(ghz, call, concurrency=SCALE_CONCURRENCY, binary=data, seconds=1.0)
         sample = g.run(ghz, call, concurrency=SCALE_CONCURRENCY, binary=data, seconds=SCALE_SECONDS)
         summary = sample.summary()
-        summary["rss_mib_after"] = _settled_rss(rig.daemon_pid())
+        summary["rss_mib_after"] = settled_rss(rig.daemon_pid())
         summary["mint_and_encode_s"] = round(minted_s, 1)
         rows[f"{count // 1000}k_tokens"] = summary
     return rows

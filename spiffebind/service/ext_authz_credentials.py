@@ -7,6 +7,7 @@ three are attacker-influenced text, so parsing is strict and every failure is a 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -69,8 +70,17 @@ def access_token(authorization: str) -> tuple[str, str]:
     return known, token
 
 
+PEM_CACHE_SIZE = 256
+"""Distinct client chains whose parse is kept: Envoy sends the same peer certificate text on
+every request of a connection, and parsing it was about a sixth of a Check's own Python
+work (make profile). Only successful parses are kept, keyed by the exact text, so a cached
+answer is the answer a fresh parse would give."""
+
+
+@functools.lru_cache(maxsize=PEM_CACHE_SIZE)
 def pem_chain(url_encoded: str) -> tuple[x509.Certificate, ...]:
-    """Certificates (leaf first) from Envoy's URL-encoded PEM; empty text means none."""
+    """Certificates (leaf first) from Envoy's URL-encoded PEM; empty text means none. The
+    same text gives the same (immutable) tuple, parsed once while it stays in the cache."""
     if not url_encoded:
         return ()
     try:

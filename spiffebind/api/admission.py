@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -102,12 +103,19 @@ class AdmissionInterceptor(_Interceptor):
 
             return _handler(grpc.stream_unary_rpc_method_handler, answer, handler)
         if handler.unary_stream is not None:
-            stream = cast(Callable[[Any, _Context], Awaitable[None]], handler.unary_stream)
+            stream = cast(Callable[[Any, _Context], Any], handler.unary_stream)
 
             async def watch(requests: AsyncIterator[Any], context: _Context) -> None:
                 request = await self._first(requests, context)
                 async with self._slot("streams", context):
-                    await stream(request, context)
+                    # grpc.aio takes both styles: a coroutine that writes to the context
+                    # (health Watch) or an async generator (WatchRevocations)
+                    sent = stream(request, context)
+                    if inspect.isasyncgen(sent):
+                        async for response in sent:
+                            await context.write(response)
+                    else:
+                        await sent
 
             return _handler(grpc.stream_stream_rpc_method_handler, watch, handler)
         if handler.stream_stream is not None:

@@ -41,10 +41,18 @@ class _Server(SocketServer):
             await self.release.wait()
             return request
 
+        async def count(request: bytes, context: Any) -> AsyncIterator[bytes]:
+            for n in range(int(request)):
+                yield str(n).encode()
+
         server.add_generic_rpc_handlers(
             (
                 grpc.method_handlers_generic_handler(
-                    "test.Slow", {"Wait": grpc.unary_unary_rpc_method_handler(wait)}
+                    "test.Slow",
+                    {
+                        "Wait": grpc.unary_unary_rpc_method_handler(wait),
+                        "Count": grpc.unary_stream_rpc_method_handler(count),
+                    },
                 ),
             )
         )
@@ -160,6 +168,23 @@ def test_streams_have_a_budget_of_their_own(path: Path) -> None:
         [grpc.StatusCode.OK] * 2 + [grpc.StatusCode.RESOURCE_EXHAUSTED] * 3, key=str
     )
     assert answer == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_stream_written_as_an_async_generator_is_answered(path: Path) -> None:
+    """grpc.aio takes a server stream as a coroutine writing to the context (health Watch)
+    or as an async generator (WatchRevocations); admission passes both through."""
+
+    async def scenario() -> list[bytes]:
+        server = _Server(Listener(path, 0o600, admission=BUDGET))
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"unix:{path}") as channel:
+                count = channel.unary_stream("/test.Slow/Count", None, None)
+                return [answer async for answer in count(b"3", timeout=5)]
+        finally:
+            await server.stop(0.1)
+
+    assert asyncio.run(scenario()) == [b"0", b"1", b"2"]
 
 
 def test_calls_being_answered_are_bounded(path: Path) -> None:

@@ -194,12 +194,15 @@ def test_failing_subscriber_does_not_stop_updates(
 
 
 def test_close_stops_the_supervisor_threads(api: FakeWorkloadApi, served: Issued) -> None:
+    earlier = set(threading.enumerate())  # other tests' threads may still be winding down
     source = WorkloadApiSource(api.endpoint, backoff=FAST)
     source.start()
     source.wait_ready(5)
+    ours = [t for t in threading.enumerate() if t.name.startswith("spiffebind-")]
+    assert {t for t in ours if t not in earlier}
     source.close()
 
-    assert not [t for t in threading.enumerate() if t.name.startswith("spiffebind-")]
+    assert not [t for t in ours if t not in earlier and t.is_alive()]
 
 
 def test_missing_socket_is_waited_for_until_the_agent_starts(tmp_path: Path, ca: Authority) -> None:

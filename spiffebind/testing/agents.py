@@ -84,7 +84,7 @@ def register_agents(spire: SpireTestBed, agents: Mapping[str, int], ttl: int = 3
 
 
 def agent(spire: SpireTestBed, spiffe_id: str, gid: int) -> Agent:
-    return Agent(spiffe_id, gid, fetch_identity(spire, gid))
+    return Agent(spiffe_id, gid, fetch_identity(spire, gid, spiffe_id=spiffe_id))
 
 
 @contextmanager

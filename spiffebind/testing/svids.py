@@ -11,9 +11,17 @@ from spiffebind.testing.spire import SpireTestBed
 from spiffebind.token import SigningIdentity
 
 
-def fetch_identity(bed: SpireTestBed, gid: int, uid: int = 0) -> SigningIdentity:
-    """The first SVID, with its key, the agent serves ``uid``/``gid`` right now."""
+def fetch_identity(
+    bed: SpireTestBed, gid: int, uid: int = 0, spiffe_id: str | None = None
+) -> SigningIdentity:
+    """The SVID, with its key, the agent serves ``uid``/``gid`` right now: the one named
+    ``spiffe_id``, or else the only one. A gid served several SVIDs is ambiguous (SPIRE's
+    order is not stable; two suites may have picked the same gid), so it must be named."""
     served = bed.agent.fetch_x509_svids(uid=uid, gid=gid)
-    if not served:
-        raise RuntimeError(f"the SPIRE agent serves no X.509-SVID to uid {uid} gid {gid}")
+    if spiffe_id is not None:
+        served = [svid for svid in served if svid.spiffe_id == spiffe_id]
+    if len(served) != 1:
+        ids = sorted(s.spiffe_id for s in bed.agent.fetch_x509_svids(uid=uid, gid=gid))
+        wanted = spiffe_id or "one SVID"
+        raise RuntimeError(f"uid {uid} gid {gid} is served {ids}, wanted {wanted}")
     return served[0]

@@ -24,7 +24,7 @@ __all__ = [
 
 OWNER = "spiffe://example.org/agents/cluster-owner"
 STRANGER = "spiffe://example.org/agents/cluster-stranger"
-AGENT_GIDS = {OWNER: 1901, STRANGER: 1903}
+AGENT_GIDS = {OWNER: 1941, STRANGER: 1943}  # the tools suite has 1901-1904
 
 
 def cli_revoke(

@@ -87,7 +87,10 @@ def identities(spire: SpireTestBed) -> dict[str, SigningIdentity]:
         spire.create_entry(spiffe_id, uid=0, gid=gid, x509_svid_ttl=3600)
     for spiffe_id, gid in AGENT_GIDS.items():
         spire.wait_for_svid(spiffe_id, uid=0, gid=gid)
-    return {spiffe_id: fetch_identity(spire, gid) for spiffe_id, gid in AGENT_GIDS.items()}
+    return {
+        spiffe_id: fetch_identity(spire, gid, spiffe_id=spiffe_id)
+        for spiffe_id, gid in AGENT_GIDS.items()
+    }
 
 
 @pytest.fixture

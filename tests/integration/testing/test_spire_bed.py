@@ -9,6 +9,7 @@ import pytest
 
 from spiffebind.testing.poll import wait_for
 from spiffebind.testing.spire import SpireTestBed
+from spiffebind.testing.svids import fetch_identity
 
 pytestmark = pytest.mark.integration
 
@@ -37,3 +38,18 @@ def test_workload_run_under_another_gid_gets_only_its_own_svid(spire: SpireTestB
         timeout=15,
         what="the deleted entry to leave the agent",
     )
+
+
+def test_a_gid_served_two_svids_must_name_the_one_it_wants(spire: SpireTestBed) -> None:
+    """Two suites that picked the same gid would each get either SVID, in SPIRE's order."""
+    first, second = "spiffe://example.org/bed/first", "spiffe://example.org/bed/second"
+    entries = [spire.create_entry(i, uid=0, gid=1959) for i in (first, second)]
+    try:
+        for wanted in (first, second):
+            spire.wait_for_svid(wanted, uid=0, gid=1959)
+            assert fetch_identity(spire, 1959, spiffe_id=wanted).spiffe_id == wanted
+        with pytest.raises(RuntimeError, match=r"gid 1959 is served \[.*\], wanted one SVID"):
+            fetch_identity(spire, 1959)
+    finally:
+        for entry in entries:
+            spire.delete_entry(entry)

@@ -104,6 +104,19 @@ def challenge(
     return f'{scheme} error="{error}", error_description="{description}"{scope}{algs}'
 
 
+def refusal(reason: Reason, scopes: tuple[str, ...], scheme: str) -> tuple[int, str, str]:
+    """The HTTP answer to a rejection, for ext_authz and the in-process adapters alike: the
+    status, the OAuth ``error`` and the ``WWW-Authenticate`` challenge (none for 503: the
+    token may be fine once revocations are known again, so the client should retry)."""
+    if reason is Reason.REVOCATION_UNAVAILABLE:
+        return 503, "temporarily_unavailable", ""
+    if reason is Reason.INSUFFICIENT_SCOPE:
+        error = "insufficient_scope"
+        return 403, error, challenge(error, reason, scopes, scheme=scheme)
+    error = "invalid_dpop_proof" if reason is Reason.PROOF_INVALID else "invalid_token"
+    return 401, error, challenge(error, reason, scheme=scheme)
+
+
 def check_details_type(claims: Mapping[str, Any], required: str) -> None:
     """The route's RFC 9396 type must be among the token's ``authorization_details``."""
     if required and not any(d["type"] == required for d in claims.get("authorization_details", ())):
@@ -199,18 +212,12 @@ class ExtAuthz:
 
     @staticmethod
     def _denied(exc: RejectedError, route: Route, presenter: str, scheme: str) -> Verdict:
-        """503 while revocations are unknown (the token may be fine: retry later); 403 for too
-        little authority; 401 otherwise, RFC 9449 section 7.1 and 9 for DPoP:
-        ``use_dpop_nonce`` with the nonce, ``invalid_dpop_proof`` for any other bad proof."""
-        if exc.reason is Reason.REVOCATION_UNAVAILABLE:
-            return Verdict(503, exc, route, presenter)
-        if exc.reason is Reason.INSUFFICIENT_SCOPE:
-            scope = challenge("insufficient_scope", exc.reason, route.scopes, scheme=scheme)
-            return Verdict(403, exc, route, presenter, scope)
+        """:func:`refusal`'s answer; a demanded DPoP nonce (RFC 9449 section 9) is 401
+        ``use_dpop_nonce`` with the nonce to use."""
         if isinstance(exc, DpopNonceRequired):
             nonce = challenge("use_dpop_nonce", exc.reason, scheme=DPOP)
             return Verdict(
                 401, exc, route, presenter, nonce, deny_headers=((NONCE_HEADER, exc.nonce),)
             )
-        error = "invalid_dpop_proof" if exc.reason is Reason.PROOF_INVALID else "invalid_token"
-        return Verdict(401, exc, route, presenter, challenge(error, exc.reason, scheme=scheme))
+        status, _, answer = refusal(exc.reason, route.scopes, scheme)
+        return Verdict(status, exc, route, presenter, answer)

@@ -22,7 +22,7 @@ from typing import Any
 from cryptography import x509
 
 from spiffebind.errors import Reason, RejectedError, TokenRejected
-from spiffebind.service.ext_authz import XFCC, challenge
+from spiffebind.service.ext_authz import XFCC, challenge, refusal
 from spiffebind.service.ext_authz_credentials import (
     BEARER,
     DPOP,
@@ -50,15 +50,10 @@ class Denial:
 
 
 def denial(exc: RejectedError, scopes: Sequence[str] = (), scheme: str = BEARER) -> Denial:
-    """The answer to a rejection, by its reason code, in the scheme the token came in."""
-    reason = exc.reason
-    if reason is Reason.REVOCATION_UNAVAILABLE:
-        return Denial(503, "temporarily_unavailable", reason.value, "")
-    if reason is Reason.INSUFFICIENT_SCOPE:
-        scope = challenge("insufficient_scope", reason.value, tuple(scopes), scheme=scheme)
-        return Denial(403, "insufficient_scope", reason.value, scope)
-    error = "invalid_dpop_proof" if reason is Reason.PROOF_INVALID else "invalid_token"
-    return Denial(401, error, reason.value, challenge(error, reason.value, scheme=scheme))
+    """The answer to a rejection, by its reason code, in the scheme the token came in: the
+    same :func:`refusal` ext_authz gives Envoy."""
+    status, error, answer = refusal(exc.reason, tuple(scopes), scheme)
+    return Denial(status, error, exc.reason.value, answer)
 
 
 NO_CREDENTIALS = Denial(401, "invalid_request", Reason.MALFORMED.value, "Bearer")

@@ -25,8 +25,8 @@ from typing import Self
 from prometheus_client import CollectorRegistry
 
 from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
-from spiffebind.api.interceptors import MetricsInterceptor
 from spiffebind.api.jwks import PublishedKeys
+from spiffebind.api.layers import timing
 from spiffebind.api.server import ApiServer, Listener, SocketServer
 from spiffebind.clock import SystemClock
 from spiffebind.cluster.feed import RevocationFeed
@@ -256,7 +256,7 @@ class Daemon:
         server = ApiServer(
             Listener(self.config.socket, self.config.socket_mode),
             parts.servicer,
-            interceptors=(MetricsInterceptor(self.metrics),),
+            layers=(timing(self.metrics),),
         )
         await server.start()
         log.info("API listening on %s", self.config.socket)
@@ -273,7 +273,7 @@ class Daemon:
         server = ExtAuthzServer(
             Listener(path, self.config.ext_authz_socket_mode, self.config.ext_authz_socket_group),
             self._ext_authz(verifier),
-            interceptors=(MetricsInterceptor(self.metrics),),
+            layers=(timing(self.metrics),),
         )
         await server.start()
         log.info("ext_authz listening on %s", path)
@@ -290,7 +290,7 @@ class Daemon:
             address,
             self._ext_authz(verifier),
             None if self.config.ext_authz_plaintext else (self.identity, me),
-            interceptors=(MetricsInterceptor(self.metrics),),
+            layers=(timing(self.metrics),),
         )
         port = await server.start()
         scheme = "plaintext" if self.config.ext_authz_plaintext else "mutual TLS"

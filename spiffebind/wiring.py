@@ -133,5 +133,6 @@ def build_parts(
         revocations=revocations,
         exchange=exchange,
         propagator=feed,
+        issue_off_loop=feed is not None,
     )
     return Parts(servicer, verifier)

@@ -13,31 +13,29 @@ SVID, made every later call RESOURCE_EXHAUSTED. Here instead:
   and a streaming call's first message gets the same timeout;
 - HTTP/2 bounds the streams of one connection, pings find peers that stopped answering, and
   idle or aged connections are closed (:meth:`Admission.channel_options`), which also ends
-  any stream held past the connection's age.
+  any stream held past the connection's age. The per-connection bound sits far above any
+  honest client's concurrency: grpc counts a stream until the server has released the call,
+  the client only until the answer arrives, so with a bound of 64 a client keeping 64 calls
+  in flight on one connection (ghz, Envoy under load) had thousands refused (REFUSED_STREAM)
+  every few seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NoReturn, cast
 
 import grpc
 
+from spiffebind.api.pipeline import Handler as _Handler
+
 if TYPE_CHECKING:
-    _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
-    _Handler = grpc.RpcMethodHandler[Any, Any]
     _Context = grpc.aio.ServicerContext[Any, Any]
 else:
-    _Interceptor = grpc.aio.ServerInterceptor
-    _Handler = grpc.RpcMethodHandler
     _Context = grpc.aio.ServicerContext
-
-_Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[_Handler]]
 
 
 @dataclass(frozen=True)
@@ -48,7 +46,7 @@ class Admission:
     calls: int = 256
     streams: int = 32
     waiting: int = 4096
-    streams_per_connection: int = 64
+    streams_per_connection: int = 1024
     message_timeout: float = 5.0
     connection_idle: float = 300.0
     connection_age: float = 3600.0
@@ -73,33 +71,34 @@ class Admission:
         )
 
 
-class AdmissionInterceptor(_Interceptor):
-    """Applies an :class:`Admission` to every call; outermost, so nothing runs before it.
+class AdmissionLayer:
+    """Applies an :class:`Admission` to every call; the outermost layer, so nothing runs
+    before it.
 
     Every handler is turned into its request-streaming form, which grpc calls at once with
     an iterator instead of first waiting, unbounded, for the message; the first message is
     then awaited here, with the timeout, and handed to the original behaviour. Counters are
-    plain integers: every handler runs on the server's one event loop.
+    plain integers: every handler runs on the server's one event loop, and a waiting call
+    is the handler's own task (no task or future of its own per call).
     """
 
     def __init__(self, admission: Admission) -> None:
         self._admission = admission
         self._held = {"calls": 0, "streams": 0}
-        self._waiting: OrderedDict[asyncio.Future[Any], asyncio.Future[None]] = OrderedDict()
+        self._waiting: dict[asyncio.Task[Any], None] = {}
+        self._evicted: set[asyncio.Task[Any]] = set()
 
-    async def intercept_service(
-        self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> _Handler:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return handler
+    def __call__(self, method: str, handler: _Handler) -> _Handler:
         if handler.unary_unary is not None:
             unary = cast(Callable[[Any, _Context], Awaitable[Any]], handler.unary_unary)
 
             async def answer(requests: AsyncIterator[Any], context: _Context) -> Any:
                 request = await self._first(requests, context)
-                async with self._slot("calls", context):
+                await self._take("calls", context)
+                try:
                     return await unary(request, context)
+                finally:
+                    self._held["calls"] -= 1
 
             return _handler(grpc.stream_unary_rpc_method_handler, answer, handler)
         if handler.unary_stream is not None:
@@ -107,7 +106,8 @@ class AdmissionInterceptor(_Interceptor):
 
             async def watch(requests: AsyncIterator[Any], context: _Context) -> None:
                 request = await self._first(requests, context)
-                async with self._slot("streams", context):
+                await self._take("streams", context)
+                try:
                     # grpc.aio takes both styles: a coroutine that writes to the context
                     # (health Watch) or an async generator (WatchRevocations)
                     sent = stream(request, context)
@@ -116,6 +116,8 @@ class AdmissionInterceptor(_Interceptor):
                             await context.write(response)
                     else:
                         await sent
+                finally:
+                    self._held["streams"] -= 1
 
             return _handler(grpc.stream_stream_rpc_method_handler, watch, handler)
         if handler.stream_stream is not None:
@@ -124,69 +126,63 @@ class AdmissionInterceptor(_Interceptor):
             async def converse(
                 requests: AsyncIterator[Any], context: _Context
             ) -> AsyncIterator[Any]:
-                async with self._slot("streams", context):
+                await self._take("streams", context)
+                try:
                     async for response in bidi(requests, context):
                         yield response
+                finally:
+                    self._held["streams"] -= 1
 
             return _handler(grpc.stream_stream_rpc_method_handler, converse, handler)
         upload = cast(Callable[..., Awaitable[Any]], handler.stream_unary)
 
         async def receive(requests: AsyncIterator[Any], context: _Context) -> Any:
-            async with self._slot("streams", context):
+            await self._take("streams", context)
+            try:
                 return await upload(requests, context)
+            finally:
+                self._held["streams"] -= 1
 
         return _handler(grpc.stream_unary_rpc_method_handler, receive, handler)
 
     async def _first(self, requests: AsyncIterator[Any], context: _Context) -> Any:
         """The call's request message, or the call ended: when it does not come in time, or
-        when ``waiting`` later calls are waiting too (the longest waiter goes first)."""
-        if len(self._waiting) >= self._admission.waiting:
-            self._waiting.popitem(last=False)[1].set_result(None)
-        evicted: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        message = asyncio.ensure_future(anext(requests))
-        message.add_done_callback(_retrieved)
-        self._waiting[message] = evicted
+        when ``waiting`` later calls are waiting too (the longest waiter is cancelled)."""
+        waiting = self._waiting
+        if len(waiting) >= self._admission.waiting:
+            oldest = next(iter(waiting))
+            del waiting[oldest]
+            self._evicted.add(oldest)
+            oldest.cancel()
+        me = cast("asyncio.Task[Any]", asyncio.current_task())
+        waiting[me] = None
         try:
-            await asyncio.wait(
-                (message, evicted),
-                timeout=self._admission.message_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-        finally:  # also when grpc cancels the call (its message was too large, say)
-            self._waiting.pop(message, None)
-            received = message.done()
-            if not received:
-                message.cancel()
-        if received:
-            try:
-                return message.result()
-            except StopAsyncIteration:
-                return await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no request message")
-        if evicted.done():
+            async with asyncio.timeout(self._admission.message_timeout):
+                return await anext(requests)
+        except StopAsyncIteration:
+            return await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no request message")
+        except TimeoutError:
+            late = f"no request message in {self._admission.message_timeout:g} s"
+            return await _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, late)
+        except asyncio.CancelledError:
+            if me not in self._evicted:
+                raise  # grpc ended the call (the client went away, its message was too large)
+            self._evicted.discard(me)
+            me.uncancel()
             busy = f"server busy: {self._admission.waiting} calls wait for their message"
             return await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, busy)
-        late = f"no request message in {self._admission.message_timeout:g} s"
-        return await _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, late)
+        finally:
+            waiting.pop(me, None)
 
-    @contextlib.asynccontextmanager
-    async def _slot(self, budget: str, context: _Context) -> AsyncIterator[None]:
-        """One slot of ``calls`` or ``streams`` for the life of a call, or RESOURCE_EXHAUSTED."""
-        limit = getattr(self._admission, budget)
+    async def _take(self, budget: str, context: _Context) -> None:
+        """One slot of ``calls`` or ``streams``, given back by the caller when the call
+        ends, or RESOURCE_EXHAUSTED."""
+        limit: int = getattr(self._admission, budget)
         if self._held[budget] >= limit:
             await _abort(
                 context, grpc.StatusCode.RESOURCE_EXHAUSTED, f"server busy: {limit} {budget} held"
             )
         self._held[budget] += 1
-        try:
-            yield
-        finally:
-            self._held[budget] -= 1
-
-
-def _retrieved(message: asyncio.Future[Any]) -> None:
-    """Mark a message's failure seen: a call that ended meanwhile never asks for it."""
-    if not message.cancelled():
-        message.exception()
 
 
 def _handler(make: Callable[..., _Handler], behaviour: Any, original: _Handler) -> _Handler:

@@ -17,6 +17,7 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc
 from spiffebind.api.admission import Admission
 from spiffebind.api.errors import translated
 from spiffebind.api.ext_authz_map import check_response, http_check
+from spiffebind.api.pipeline import Layer, Registry
 from spiffebind.api.server import Listener, SocketServer, bounded_server
 from spiffebind.api.tls import svid_credentials
 from spiffebind.errors import ConfigError
@@ -57,13 +58,13 @@ class ExtAuthzServer(SocketServer):
         self,
         listener: Listener,
         servicer: ExtAuthzServicer,
-        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+        layers: Sequence[Layer] = (),
     ) -> None:
-        super().__init__(listener, interceptors)
+        super().__init__(listener, layers)
         self._servicer = servicer
 
-    def _register(self, server: grpc.aio.Server) -> None:
-        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, server)
+    def _register(self, registry: Registry) -> None:
+        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, registry.server)
 
 
 class ExtAuthzTcpServer:
@@ -77,20 +78,22 @@ class ExtAuthzTcpServer:
         address: tuple[str, int],
         servicer: ExtAuthzServicer,
         tls: tuple[IdentitySource, Identity] | None,
-        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+        layers: Sequence[Layer] = (),
     ) -> None:
         self._address = address
         self._servicer = servicer
         self._tls = tls
-        self._interceptors = tuple(interceptors)
+        self._layers = tuple(layers)
         self._server: grpc.aio.Server | None = None
+
+    def _register(self, registry: Registry) -> None:
+        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, registry.server)
 
     async def start(self) -> int:
         """Listen; returns the bound port (the one asked for, or the kernel's pick for 0)."""
         host, port = self._address
         target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-        server = bounded_server(Admission(), self._interceptors)
-        external_auth_pb2_grpc.add_AuthorizationServicer_to_server(self._servicer, server)
+        server = bounded_server(Admission(), self._register, self._layers)
         try:
             if self._tls is None:
                 bound = server.add_insecure_port(target)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -19,8 +18,9 @@ from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
 from spiffebind.api import socket as sock
-from spiffebind.api.admission import Admission, AdmissionInterceptor
-from spiffebind.api.interceptors import DecodingInterceptor
+from spiffebind.api.admission import Admission, AdmissionLayer
+from spiffebind.api.layers import decoding
+from spiffebind.api.pipeline import Layer, Registry, serve
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.api.v1 import spiffebind_pb2, spiffebind_pb2_grpc
 from spiffebind.wire import MAX_MESSAGE_BYTES
@@ -39,23 +39,26 @@ class Listener:
 
 
 def bounded_server(
-    admission: Admission, interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = ()
+    admission: Admission, register: Callable[[Registry], None], layers: Sequence[Layer] = ()
 ) -> grpc.aio.Server:
-    """A grpc.aio server with the message cap and the admission budgets of every listener."""
-    return grpc.aio.server(
-        interceptors=(AdmissionInterceptor(admission), *interceptors, DecodingInterceptor()),
+    """A grpc.aio server with the message cap and the admission budgets of every listener,
+    serving ``register``'s services wrapped in admission (outermost), ``layers``, and
+    decoding (innermost)."""
+    server = grpc.aio.server(
         options=(
             ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
             *admission.channel_options(),
         ),
     )
+    serve(server, register, (AdmissionLayer(admission), *layers, decoding))
+    return server
 
 
 async def listen(
     listener: Listener,
-    register: Callable[[grpc.aio.Server], None],
-    interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+    register: Callable[[Registry], None],
+    layers: Sequence[Layer] = (),
 ) -> grpc.aio.Server:
     """A bounded grpc.aio server with ``register``'s services on the listener's socket.
 
@@ -65,8 +68,7 @@ async def listen(
     """
     path = listener.path
     spare = sock.claim(path)
-    server = bounded_server(listener.admission, interceptors)
-    register(server)
+    server = bounded_server(listener.admission, register, layers)
     server.add_insecure_port(f"unix:{spare}")
     await server.start()
     try:
@@ -86,13 +88,9 @@ class SocketServer:
     same path and lets the old one finish its calls: clients reconnect by path and carry on.
     """
 
-    def __init__(
-        self,
-        listener: Listener,
-        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
-    ) -> None:
+    def __init__(self, listener: Listener, layers: Sequence[Layer] = ()) -> None:
         self._listener = listener
-        self._interceptors = tuple(interceptors)
+        self._layers = tuple(layers)
         self._server: grpc.aio.Server | None = None
         self._bound: sock.FileId | None = None
 
@@ -100,12 +98,12 @@ class SocketServer:
     def path(self) -> Path:
         return self._listener.path
 
-    def _register(self, server: grpc.aio.Server) -> None:
+    def _register(self, registry: Registry) -> None:
         raise NotImplementedError
 
     async def start(self) -> None:
         """Claim the socket path, listen, and set the socket's mode."""
-        self._server = await listen(self._listener, self._register, self._interceptors)
+        self._server = await listen(self._listener, self._register, self._layers)
         self._bound = sock.file_id(self.path)
         await self._started()
 
@@ -140,9 +138,9 @@ class ApiServer(SocketServer):
         self,
         listener: Listener,
         servicer: TokenServicer,
-        interceptors: Sequence[grpc.aio.ServerInterceptor[Any, Any]] = (),
+        layers: Sequence[Layer] = (),
     ) -> None:
-        super().__init__(listener, interceptors)
+        super().__init__(listener, layers)
         self._servicer = servicer
         self.health = HealthServicer()
         self._serving = False
@@ -150,7 +148,8 @@ class ApiServer(SocketServer):
     async def _started(self) -> None:
         await self.set_serving(self._serving)
 
-    def _register(self, server: grpc.aio.Server) -> None:
+    def _register(self, registry: Registry) -> None:
+        server = registry.server
         spiffebind_pb2_grpc.add_TokenServiceServicer_to_server(self._servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         reflection.enable_server_reflection(

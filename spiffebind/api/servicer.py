@@ -68,7 +68,14 @@ class Propagator(Protocol):
 
 class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
     """The gRPC face of the use cases: each method decodes, calls one use case, reports the
-    decision and encodes; our errors become statuses in :func:`translated`."""
+    decision and encodes; our errors become statuses in :func:`translated`.
+
+    Issuance runs on the event loop: it is CPU work and one ledger commit that does not
+    wait for the disk (``synchronous=NORMAL``), and a hop to a worker thread cost more CPU
+    than the issuance itself. With ``issue_off_loop`` (a cluster, where a new task's owner
+    is decided by the engine over the network) it runs in a worker thread. Exchange (an
+    upstream issuer's keys) and revocation (an fsync per commit) always do.
+    """
 
     def __init__(
         self,
@@ -81,8 +88,10 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         revocations: Watchable,
         exchange: Exchange | None = None,
         propagator: Propagator | None = None,
+        issue_off_loop: bool = False,
     ) -> None:
         self._exchange = exchange
+        self._issue_off_loop = issue_off_loop
         self._revocations = revocations
         self._closing = asyncio.Event()
         self._propagator = propagator
@@ -113,8 +122,9 @@ class TokenServicer(spiffebind_pb2_grpc.TokenServiceServicer):
         self, request: pb.IssueTokenRequest, context: Context
     ) -> pb.IssueTokenResponse:
         start = time.perf_counter()
-        try:  # off the loop: in cluster mode a new task's owner is decided by the engine
-            issued = await asyncio.to_thread(self._issuance.issue, request.signed_request)
+        issue, proof = self._issuance.issue, request.signed_request
+        try:
+            issued = await asyncio.to_thread(issue, proof) if self._issue_off_loop else issue(proof)
         except RejectedError as exc:
             self._decisions.issue_refused(exc, time.perf_counter() - start)
             raise

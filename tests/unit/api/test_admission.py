@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from spiffebind.api.admission import Admission
+from spiffebind.api.pipeline import Registry
 from spiffebind.api.server import Listener, SocketServer
 
 CHECK = "/grpc.health.v1.Health/Check"
@@ -33,8 +34,8 @@ class _Server(SocketServer):
         self.release = asyncio.Event()
         self.waiting = 0
 
-    def _register(self, server: grpc.aio.Server) -> None:
-        health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)
+    def _register(self, registry: Registry) -> None:
+        health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), registry.server)
 
         async def wait(request: bytes, context: Any) -> bytes:
             self.waiting += 1
@@ -45,7 +46,7 @@ class _Server(SocketServer):
             for n in range(int(request)):
                 yield str(n).encode()
 
-        server.add_generic_rpc_handlers(
+        registry.add_generic_rpc_handlers(
             (
                 grpc.method_handlers_generic_handler(
                     "test.Slow",
@@ -212,3 +213,27 @@ def test_channel_options_close_idle_and_aged_connections() -> None:
     assert options["grpc.max_connection_idle_ms"] == 300_000
     assert options["grpc.max_connection_age_ms"] == 3_600_000
     assert options["grpc.max_concurrent_streams"] == Admission().streams_per_connection
+
+
+def test_a_client_busy_on_one_connection_is_never_refused(path: Path) -> None:
+    """grpc counts a stream until the server releases the call, the client until its answer
+    arrives: with a per-connection bound near the client's concurrency (it was 64), some of
+    64 concurrent calls on one connection were refused (REFUSED_STREAM, UNAVAILABLE)."""
+
+    async def scenario() -> Counter[grpc.StatusCode]:
+        server = _Server(Listener(path, 0o600))
+        await server.start()
+        try:
+            async with _connection(path) as channel:
+                check = health_pb2_grpc.HealthStub(channel).Check
+                lanes = asyncio.Semaphore(Admission().calls)
+
+                async def one() -> grpc.StatusCode:
+                    async with lanes:
+                        return await _code(check(health_pb2.HealthCheckRequest(), timeout=30))
+
+                return Counter(await asyncio.gather(*(one() for _ in range(3000))))
+        finally:
+            await server.stop(0.1)
+
+    assert asyncio.run(scenario()) == {grpc.StatusCode.OK: 3000}

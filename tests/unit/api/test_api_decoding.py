@@ -13,7 +13,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from spiffebind.api.interceptors import DecodingInterceptor
+from spiffebind.api.layers import decoding
+from spiffebind.api.pipeline import serve
 from spiffebind.wire import KIND_KEY, REASON_KEY
 
 CHECK = "/grpc.health.v1.Health/Check"
@@ -22,8 +23,14 @@ NOT_UTF8_SERVICE_NAME = b"\x0a\x02\xff\xfe"
 
 async def _call(raw: bytes) -> tuple[grpc.StatusCode, dict[str, str]]:
     directory = Path(tempfile.mkdtemp(prefix="sb", dir="/tmp"))
-    server = grpc.aio.server(interceptors=(DecodingInterceptor(),))
-    health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)
+    server = grpc.aio.server()
+    serve(
+        server,
+        lambda registry: health_pb2_grpc.add_HealthServicer_to_server(
+            HealthServicer(), registry.server
+        ),
+        (decoding,),
+    )
     server.add_insecure_port(f"unix:{directory / 's.sock'}")
     await server.start()
     try:

@@ -14,7 +14,7 @@ from envoy.service.auth.v3 import external_auth_pb2_grpc
 from prometheus_client import CollectorRegistry
 
 from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzTcpServer
-from spiffebind.api.interceptors import MetricsInterceptor
+from spiffebind.api.layers import timing
 from spiffebind.api.server import Listener
 from spiffebind.errors import ConfigError
 from spiffebind.observe.audit import MemorySink
@@ -26,7 +26,7 @@ def _server(socket: Path, metrics: Metrics, sink: MemorySink) -> ExtAuthzServer:
     return ExtAuthzServer(
         Listener(socket, 0o600),
         servicer(metrics, sink),
-        interceptors=(MetricsInterceptor(metrics),),
+        layers=(timing(metrics),),
     )
 
 

@@ -16,13 +16,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
+from spiffebind.api.pipeline import Registry
 from spiffebind.api.server import Listener, SocketServer
 from spiffebind.errors import ConfigError
 
 
 class _HealthOnly(SocketServer):
-    def _register(self, server: grpc.aio.Server) -> None:
-        health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)
+    def _register(self, registry: Registry) -> None:
+        health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), registry.server)
 
 
 @pytest.fixture

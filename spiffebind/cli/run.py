@@ -19,7 +19,7 @@ from spiffebind.errors import ConfigError
 # Top-level modules of the ``daemon`` extra's distributions (grpcio-reflection,
 # prometheus-client, xds-protos, nats-py): an agent-only install has none of them.
 DAEMON_EXTRA_MODULES = frozenset(
-    {"grpc_reflection", "prometheus_client", "envoy", "xds", "udpa", "validate", "nats"}
+    {"grpc_reflection", "prometheus_client", "envoy", "xds", "udpa", "validate", "nats", "uvloop"}
 )
 
 

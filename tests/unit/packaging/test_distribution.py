@@ -26,6 +26,7 @@ DAEMON_DISTRIBUTIONS = {
     "prometheus-client": {"prometheus_client"},
     "xds-protos": {"envoy", "xds", "udpa", "validate"},
     "nats-py": {"nats"},
+    "uvloop": {"uvloop"},
 }
 
 WITHOUT_DAEMON_EXTRA = """

@@ -35,6 +35,7 @@ from spiffebind.service.ext_authz_routes import (
     route_from_context,
 )
 from spiffebind.token import VerifiedToken, Verifier, thumbprint
+from spiffebind.token.cache import Lru
 from spiffebind.token.dpop import DPOP_ALGS, DpopRequest
 
 XFCC = "x-forwarded-client-cert"
@@ -137,10 +138,15 @@ def upstream_headers(verified: VerifiedToken) -> tuple[tuple[str, str], ...]:
     return tuple((HEADER_PREFIX + k, quote(v, safe=_SAFE)) for k, v in values.items() if v)
 
 
+CONTEXT_ROUTES = 256
+"""Distinct ``context_extensions`` remembered: Envoy sends one fixed set per route."""
+
+
 class ExtAuthz:
     def __init__(self, verifier: Verifier, settings: ExtAuthzSettings) -> None:
         self._verifier = verifier
         self._settings = settings
+        self._context_routes: Lru[tuple[tuple[str, str], ...], Route] = Lru(CONTEXT_ROUTES)
 
     def check(self, request: HttpCheck) -> Verdict:
         """Route, then credentials, then the verifier: the first failure decides."""
@@ -185,14 +191,24 @@ class ExtAuthz:
     def _route(self, request: HttpCheck) -> Route:
         """Envoy's context extensions, else the route table; what neither covers is denied."""
         if any(name.startswith(CONTEXT_PREFIX) for name in request.context):
-            try:
-                return route_from_context(request.context)
-            except ConfigError as exc:
-                raise TokenRejected(Reason.POLICY_DENIED, str(exc)) from None
+            return self._context_route(request.context)
         path, host = request_path(request.path), request_host(request.host)
         route = match_route(self._settings.routes, host, path) if path and host else None
         if route is None:
             raise TokenRejected(Reason.POLICY_DENIED, "no ext_authz route covers the request")
+        return route
+
+    def _context_route(self, context: Mapping[str, str]) -> Route:
+        """Parsed once per distinct set of extensions (a pure function of them); a set that
+        does not parse is refused every time and never remembered."""
+        key = tuple(sorted(context.items()))
+        route = self._context_routes.get(key)
+        if route is None:
+            try:
+                route = route_from_context(context)
+            except ConfigError as exc:
+                raise TokenRejected(Reason.POLICY_DENIED, str(exc)) from None
+            self._context_routes.put(key, route)
         return route
 
     def _presented(self, request: HttpCheck) -> Presented:

@@ -207,3 +207,20 @@ def test_xfcc_scope_still_checked(kit: Kit) -> None:
     xfcc = f"Hash={sha256_hex(kit.agent)};URI={AGENT_ID}"
     check = request(kit.token(), path="/search/admin/x", headers={"x-forwarded-client-cert": xfcc})
     assert kit.authz(trust_xfcc=True).check(check).status == 403
+
+
+def test_context_extensions_are_parsed_once_and_refused_every_time(kit: Kit) -> None:
+    """A route from the same extensions is reused; a broken set is never remembered."""
+    context = {"spiffebind.audience": SEARCH, "spiffebind.scopes": "search:read"}
+    broken = {"spiffebind.scopes": "search:read"}
+    authz = kit.authz(routes=())
+    first, again = (
+        authz.check(
+            request(kit.token(), presenter=kit.agent, context=dict(reversed(context.items())))
+        )
+        for _ in range(2)
+    )
+    assert first.route is not None
+    assert first.route is again.route
+    for _ in range(2):
+        assert authz.check(request(kit.token(), context=broken)).reason == Reason.POLICY_DENIED

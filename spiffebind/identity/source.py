@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
 from types import MappingProxyType
 from typing import Protocol, Self
 
@@ -78,7 +79,7 @@ class Identity:
     def trust_domain(self) -> str:
         return trust_domain_of(self.spiffe_id)
 
-    @property
+    @cached_property
     def not_after(self) -> float:
         """The leaf's notAfter in unix seconds (the unit every clock in spiffebind uses)."""
         return self.chain[0].not_valid_after_utc.timestamp()
@@ -214,11 +215,14 @@ class BaseSource(abc.ABC):
 
     def _usable(self) -> tuple[Identity | None, str]:
         """The identity if still valid, and the reason to show; caller holds ``_cond``."""
-        problems = "; ".join(f"{k}: {v}" for k, v in sorted(self._problems.items()))
         identity = self._identity
+        expired = identity is not None and self._clock.now() >= identity.not_after
+        if identity is not None and not expired and not self._problems:
+            return identity, "ok"  # what every issuance meets: no report to write
+        problems = "; ".join(f"{k}: {v}" for k, v in sorted(self._problems.items()))
         if identity is None:
             return None, _join("waiting for the first SVID", problems)
-        if self._clock.now() >= identity.not_after:
+        if expired:
             return None, _join(f"SVID expired at {_iso(identity)}", problems)
         return identity, f"serving the last SVID; {problems}" if problems else "ok"
 

@@ -41,7 +41,7 @@ def request_from_claims(claims: Mapping[str, Any]) -> Request | None:
     sub = claims.get("sub")
     scope = claims.get("scope", "")
     audiences = _audiences(claims.get("aud"))
-    types = _detail_types(claims.get("authorization_details", []))
+    types = _detail_types(claims.get("authorization_details", ()))
     actors = _actors(claims.get("act"))
     if (
         not isinstance(client_id, str)
@@ -71,14 +71,19 @@ _ARRAY = (list, tuple)
 def _audiences(aud: object) -> tuple[str, ...] | None:
     if isinstance(aud, str):
         return (aud,)
-    if isinstance(aud, _ARRAY) and all(isinstance(a, str) for a in aud):
-        return tuple(aud)
-    return None
+    if not isinstance(aud, _ARRAY):
+        return None
+    for a in aud:
+        if not isinstance(a, str):
+            return None
+    return tuple(aud)
 
 
 def _detail_types(details: object) -> tuple[str, ...] | None:
     if not isinstance(details, _ARRAY):
         return None
+    if not details:
+        return ()
     types = [d.get("type") if isinstance(d, Mapping) else None for d in details]
     if not all(isinstance(t, str) for t in types):
         return None

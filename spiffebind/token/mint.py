@@ -8,6 +8,7 @@ and an exchanged upstream token.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from cryptography import x509
 
 from spiffebind.errors import IdentityError, Reason, RejectedError, RequestRejected
 from spiffebind.spiffeid import parse_spiffe_id
-from spiffebind.token.jose import MAX_TOKEN_BYTES, b64url_encode, sign_compact
+from spiffebind.token.jose import MAX_TOKEN_BYTES, EncodedHeader, b64url_encode, sign_compact
 from spiffebind.token.jwk import cert_jkt
 from spiffebind.token.svid import SigningIdentity, spiffe_id_of, thumbprint
 from spiffebind.token.verify import ACCESS_TOKEN_TYP
@@ -34,6 +35,12 @@ class MintedToken:
     @property
     def exp(self) -> int:
         return int(self.claims["exp"])
+
+
+@functools.lru_cache(maxsize=16)
+def _header(alg: str, kid: str, x5c: tuple[str, ...]) -> EncodedHeader:
+    """Serialized once per signing SVID: its chain is most of the header."""
+    return EncodedHeader.of({"alg": alg, "typ": ACCESS_TOKEN_TYP, "kid": kid, "x5c": x5c})
 
 
 def _not_after(chain: Sequence[x509.Certificate]) -> int:
@@ -114,8 +121,7 @@ def mint(
         "cnf": {"x5t#S256": thumbprint(agent_cert), "jkt": cert_jkt(agent_cert)},
         **{name: value for name, value in optional.items() if value is not None},
     }
-    header = {"alg": signer.alg, "typ": ACCESS_TOKEN_TYP, "kid": signer.kid, "x5c": signer.x5c}
-    token = sign_compact(header, claims, signer.key)
+    token = sign_compact(_header(signer.alg, signer.kid, signer.x5c), claims, signer.key)
     if len(token) > MAX_TOKEN_BYTES:
         # Verifiers refuse it unread (section 3, check 1): never hand out a dead token.
         raise _malformed(

@@ -33,8 +33,13 @@ _B64STD = re.compile(r"[A-Za-z0-9+/]*={0,2}")
 _RSA_BITS = range(2048, 4097)
 
 
+@functools.lru_cache(maxsize=1024)
 def spiffe_id_of(cert: x509.Certificate, reason: Reason) -> str:
-    """The SPIFFE ID of a leaf that follows the X.509-SVID rules; ``reason`` names the failure."""
+    """The SPIFFE ID of a leaf that follows the X.509-SVID rules; ``reason`` names the failure.
+
+    Memoized as :func:`thumbprint` is (a certificate never changes; a refusal is not kept):
+    reading three extensions costs more than hashing the DER, and every issuance asks again
+    about the same few agent certificates."""
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
         uris = san.get_values_for_type(x509.UniformResourceIdentifier)

@@ -223,6 +223,8 @@ def check_policy(claims: Mapping[str, Any], policy: PolicyCheck | None) -> None:
 
 def check_scopes(claims: Mapping[str, Any], required: Sequence[str]) -> None:
     """Step 16."""
+    if not required:  # nothing can be missing: the claim need not be read
+        return
     missing = set(required) - scopes(claims)
     if missing:
         raise _reject(Reason.INSUFFICIENT_SCOPE, f"missing scope {sorted(missing)[0]!r}")
@@ -231,6 +233,8 @@ def check_scopes(claims: Mapping[str, Any], required: Sequence[str]) -> None:
 def check_detail_types(claims: Mapping[str, Any], required: Sequence[str]) -> None:
     """Step 16 for RFC 9396: the verifier needs an ``authorization_details`` entry of each
     required type, as it needs each required scope."""
+    if not required:
+        return
     missing = set(required) - detail_types(claims)
     if missing:
         raise _reject(
@@ -328,8 +332,7 @@ class Verifier:
         with rejecting(TokenRejected):
             now = self._clock.now()
             bundles = self._bundles.bundles()
-            hints = (*self.settings.intermediates, *intermediates)
-            signed = self._authenticated(token, now, bundles, hints)
+            signed = self._authenticated(token, now, bundles, intermediates)
             claims = signed.claims
             check_time(claims, now, self.settings)
             if audience is not None:
@@ -340,10 +343,10 @@ class Verifier:
                 bound = check_binding_present(claims, binding)
                 known = self._chains.get(binding, bundles, now)  # a look-up, not a check
                 check_binding_match(bound, known.leaf_x5t if known else thumbprint(binding[0]))
-                hints = (*signed.signer.path[1:], *hints)
-                check_presenter(
-                    claims, known or self._validate_presenter(binding, hints, bundles, now)
-                )
+                if known is None:
+                    hints = (*signed.signer.path[1:], *self.settings.intermediates, *intermediates)
+                    known = self._validate_presenter(binding, hints, bundles, now)
+                check_presenter(claims, known)
             check_revocation(claims, self._revocation)
             check_revocation_fresh(self._feed)
             check_policy(claims, self._policy)
@@ -368,7 +371,7 @@ class Verifier:
         token: str | bytes,
         now: float,
         bundles: TrustBundles,
-        hints: Sequence[x509.Certificate],
+        intermediates: Sequence[x509.Certificate],
     ) -> _Signed:
         """Steps 1-8, answered from the signature cache when this exact token passed them."""
         digest = _digest(token)
@@ -384,7 +387,7 @@ class Verifier:
             bundles=bundles,
             now=now,
             issuers=self.settings.issuers,
-            hints=hints,
+            hints=(*self.settings.intermediates, *intermediates),
             chains=self._chains,
         )
         check_issuer_claim(jws.payload, signer)

@@ -1,9 +1,17 @@
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from spiffebind.errors import ConfigError
-from spiffebind.spiffeid import IdPattern, matches_any, parse_spiffe_id, trust_domain_of
+from spiffebind.spiffeid import (
+    IdMatcher,
+    IdPattern,
+    matches_any,
+    parse_spiffe_id,
+    trust_domain_of,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +83,22 @@ def test_exact_pattern() -> None:
 def test_bad_patterns_name_the_pattern(text: str) -> None:
     with pytest.raises(ConfigError, match="pattern"):
         IdPattern.parse(text)
+
+
+SEGMENTS = st.sampled_from(["a", "b", "ab", "a.b", "x-1"])
+IDS = st.builds(
+    lambda td, path: f"spiffe://{td}/" + "/".join(path),
+    st.sampled_from(["example.org", "example.com", "ex"]),
+    st.lists(SEGMENTS, min_size=1, max_size=3),
+)
+PATTERNS = (IDS | IDS.map(lambda i: i + "/*") | st.just("spiffe://example.org/*")).map(
+    IdPattern.parse
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(patterns=st.lists(PATTERNS, max_size=4), spiffe_id=IDS)
+def test_a_compiled_matcher_matches_as_the_patterns_do(
+    patterns: list[IdPattern], spiffe_id: str
+) -> None:
+    assert IdMatcher.of(patterns).matches(spiffe_id) == matches_any(tuple(patterns), spiffe_id)

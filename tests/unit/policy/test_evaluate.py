@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -19,7 +20,7 @@ from spiffebind.policy import (
     RuleEngine,
     request_from_claims,
 )
-from spiffebind.spiffeid import IdPattern
+from spiffebind.spiffeid import IdPattern, matches_any, parse_spiffe_id
 
 TD = "spiffe://example.org"
 AGENT = f"{TD}/agents/research/a1"
@@ -433,3 +434,170 @@ def test_granted_scopes_equal_requested_and_ttl_within_every_cap(
     assert 0 < decision.granted_ttl <= min(chosen.max_ttl, daemon_ttl)
     if requested is not None:
         assert decision.granted_ttl <= requested
+
+
+def reference_decide(rules: tuple[Rule, ...], max_ttl: int, request: Request) -> Decision:
+    """The engine's semantics as first written, scanning each rule's tuples per request."""
+
+    def matches(patterns: tuple[IdPattern, ...], value: str) -> bool:
+        try:
+            parse_spiffe_id(value)
+        except ValueError:
+            return False
+        return matches_any(patterns, value)
+
+    def missing(kind: str, asked: tuple[str, ...], allowed: tuple[str, ...]) -> str | None:
+        return next((f"{kind} {item!r}" for item in asked if item not in allowed), None)
+
+    first_hop = request.subject is not None and request.acting_for == request.subject
+
+    def subject(r: Rule) -> str | None:
+        if request.subject is None or matches(r.subjects, request.subject):
+            return None
+        if first_hop and matches(r.may_act_for, request.subject):
+            return None
+        return f"subject {request.subject!r}"
+
+    def delegation(r: Rule) -> str | None:
+        acting_for, depth = request.acting_for, request.delegation_depth
+        if acting_for is None and depth == 0:
+            delegating = bool(r.subjects or r.may_act_for) or request.subject is not None
+            return "a direct request" if delegating else None
+        if acting_for is None or not (first_hop or matches(r.may_act_for, acting_for)):
+            return f"acting for {acting_for!r}"
+        if not 1 <= depth <= r.max_delegation_depth:
+            return f"delegation depth {depth}"
+        return None
+
+    checks: tuple[tuple[str, Callable[[Rule], str | None]], ...] = (
+        ("client", lambda r: None if matches(r.clients, request.client_id) else "client"),
+        ("audience", lambda r: missing("audience", request.audiences, r.audiences)),
+        ("scope", lambda r: missing("scope", request.scopes, r.scopes)),
+        (
+            "authorization_details",
+            lambda r: missing(
+                "authorization_details type",
+                request.authorization_details_types,
+                r.authorization_details_types,
+            ),
+        ),
+        ("subject", subject),
+        ("delegation", delegation),
+    )
+    if not request.audiences:
+        return Decision(False, None, None, "no audience requested", blocked_by="request")
+    if request.requested_ttl is not None and request.requested_ttl <= 0:
+        reason = f"requested ttl {request.requested_ttl} is not positive"
+        return Decision(False, None, None, reason, blocked_by="request")
+    furthest = (0, "client", "client")
+    for r in rules:
+        failure = next(
+            ((i, kind, f) for i, (kind, check) in enumerate(checks) if (f := check(r))), None
+        )
+        if failure is None:
+            asked = r.max_ttl if request.requested_ttl is None else request.requested_ttl
+            return Decision(
+                True,
+                r.id,
+                min(asked, r.max_ttl, max_ttl),
+                f"allowed by rule {r.id!r}",
+                scopes=request.scopes,
+            )
+        if failure[0] > furthest[0]:
+            furthest = failure
+    what = "" if furthest[0] == 0 else f"{furthest[2]} for "
+    reason = f"no rule allows {what}client {request.client_id!r}"
+    return Decision(False, None, None, reason, blocked_by=furthest[1])
+
+
+AGENTS = f"{TD}/agents"
+IDS = (AGENT, PLANNER, USER, f"{AGENTS}/x", f"{AGENTS}x/y", f"{AGENTS}/../x", "spiffe://other/a")
+ID_PATTERNS = st.sampled_from(
+    (AGENT, PLANNER, USER, f"{AGENTS}/*", f"{AGENTS}/research/*", f"{TD}/*", "spiffe://other/*")
+).map(IdPattern.parse)
+TYPES = ("t1", "t2")
+
+
+def _listed(values: st.SearchStrategy[Any], *, min_size: int = 0) -> st.SearchStrategy[Any]:
+    return st.lists(values, min_size=min_size, max_size=3, unique=True).map(tuple)
+
+
+@st.composite
+def full_rules(draw: st.DrawFn) -> tuple[Rule, ...]:
+    return tuple(
+        Rule(
+            id=f"r{i}",
+            clients=draw(_listed(ID_PATTERNS, min_size=1)),
+            audiences=draw(_listed(st.sampled_from(AUDIENCES), min_size=1)),
+            scopes=draw(_listed(st.sampled_from(SCOPES), min_size=1)),
+            max_ttl=draw(st.integers(min_value=1, max_value=7200)),
+            authorization_details_types=draw(_listed(st.sampled_from(TYPES))),
+            subjects=draw(_listed(ID_PATTERNS)),
+            may_act_for=draw(_listed(ID_PATTERNS)),
+            max_delegation_depth=draw(st.integers(min_value=1, max_value=3)),
+        )
+        for i in range(draw(st.integers(min_value=0, max_value=4)))
+    )
+
+
+REQUESTS = st.builds(
+    Request,
+    client_id=st.sampled_from(IDS),
+    audiences=_listed(st.sampled_from(AUDIENCES)),
+    scopes=_listed(st.sampled_from(SCOPES)),
+    requested_ttl=st.none() | st.integers(min_value=-1, max_value=10_000),
+    authorization_details_types=_listed(st.sampled_from(TYPES)),
+    subject=st.none() | st.sampled_from(IDS),
+    acting_for=st.none() | st.sampled_from(IDS),
+    delegation_depth=st.integers(min_value=0, max_value=4),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(policy_rules=full_rules(), request=REQUESTS, daemon_ttl=st.integers(1, 7200))
+def test_decisions_agree_with_the_reference_semantics(
+    policy_rules: tuple[Rule, ...], request: Request, daemon_ttl: int
+) -> None:
+    """Same grant, same rule, same reason and blocking check, whatever the rules compile to."""
+    expected = reference_decide(policy_rules, daemon_ttl, request)
+    assert engine(*policy_rules, max_ttl=daemon_ttl).decide(request) == expected
+
+
+def _act(actors: list[str]) -> dict[str, Any] | None:
+    act: dict[str, Any] | None = None
+    for actor in reversed(actors):
+        act = {"sub": actor, **({"act": act} if act else {})}
+    return act
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    policy_rules=full_rules(),
+    client_id=st.sampled_from(IDS),
+    sub=st.sampled_from(IDS),
+    aud=st.lists(st.sampled_from(AUDIENCES), max_size=3),
+    scopes=st.lists(st.sampled_from(SCOPES), max_size=3),
+    types=st.lists(st.sampled_from(TYPES), max_size=2),
+    actors=st.lists(st.sampled_from(IDS), max_size=3),
+)
+def test_allows_agrees_with_the_reference_decision(
+    policy_rules: tuple[Rule, ...],
+    client_id: str,
+    sub: str,
+    aud: list[str],
+    scopes: list[str],
+    types: list[str],
+    actors: list[str],
+) -> None:
+    claims: dict[str, Any] = {
+        "client_id": client_id,
+        "sub": sub,
+        "aud": aud,
+        "scope": " ".join(scopes),
+        "authorization_details": [{"type": t} for t in types],
+    }
+    if actors:
+        claims["act"] = _act([client_id, *actors[1:]])
+    request = request_from_claims(claims)
+    expected = request is not None and reference_decide(policy_rules, 3600, request).allowed
+    assert engine(*policy_rules).allows(claims) == expected

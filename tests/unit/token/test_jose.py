@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+from types import MappingProxyType
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tokenkit import World, b64u, seg
 
 from spiffebind.errors import Reason, RejectedError
@@ -91,3 +97,93 @@ def test_valid_surrogate_pair_is_fine() -> None:
 def test_bytes_and_str_agree(world: World) -> None:
     token = world.forge()
     assert parse_compact(token) == parse_compact(token.encode())
+
+
+def _canonical(segment: bytes) -> bytes | None:
+    """The reference: in the alphabet, a possible length, and re-encoding gives it back."""
+    if not re.fullmatch(rb"[A-Za-z0-9_-]*", segment) or len(segment) % 4 == 1:
+        return None
+    data = base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+    return data if base64.urlsafe_b64encode(data).rstrip(b"=") == segment else None
+
+
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet=B64URL, max_size=11).map(str.encode)
+    | st.text(alphabet=B64URL + "=+/. \n", max_size=11).map(str.encode)
+    | st.binary(max_size=11)
+)
+def test_b64url_decode_accepts_exactly_the_canonical_spellings(segment: bytes) -> None:
+    expected = _canonical(segment)
+    if expected is not None:
+        assert b64url_decode(segment) == expected
+        return
+    with pytest.raises(RejectedError) as info:
+        b64url_decode(segment)
+    assert info.value.reason is Reason.MALFORMED
+
+
+def _frozen(value: Any) -> Any:
+    """The reference reading: a deep read-only copy, every key and string encodable."""
+    if isinstance(value, dict):
+        return MappingProxyType({_frozen(k): _frozen(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, str):
+        value.encode("utf-8")
+    return value
+
+
+def _shape(value: Any) -> Any:
+    """Types all the way down: equality alone does not tell a tuple from a list."""
+    if isinstance(value, MappingProxyType):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return tuple(_shape(v) for v in value)
+    return type(value)
+
+
+TEXT = st.text(st.characters(max_codepoint=0xFFFF), max_size=4)
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(TEXT, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(members=st.dictionaries(TEXT, JSON, max_size=4), ascii_only=st.booleans())
+def test_header_and_payload_read_as_the_reference_reads_them(
+    members: dict[str, Any], ascii_only: bool
+) -> None:
+    """Lone surrogates come from ``\\ud800`` escapes, which ``ensure_ascii`` writes."""
+    text = json.dumps(members, ensure_ascii=ascii_only)
+    try:
+        raw = text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(members)
+        raw = text.encode("utf-8")
+    try:
+        expected = _frozen(json.loads(text))
+    except UnicodeEncodeError:
+        assert _reason(tok(header=b64u(raw))) is Reason.MALFORMED
+        assert _reason(tok(payload=b64u(raw))) is Reason.MALFORMED
+        return
+    for _ in range(2):  # the second reading of the header is the remembered one
+        jws = parse_compact(tok(header=b64u(raw), payload=b64u(raw)))
+        for read in (jws.header, jws.payload):
+            assert read == expected
+            assert _shape(read) == _shape(expected)
+
+
+def test_a_refused_header_is_refused_again() -> None:
+    header = seg(b'{"alg":"ES256","alg":"ES256"}')
+    assert _reason(tok(header=header)) is Reason.MALFORMED
+    assert _reason(tok(header=header)) is Reason.MALFORMED

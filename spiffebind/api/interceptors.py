@@ -15,7 +15,7 @@ from google.protobuf.message import DecodeError
 
 from spiffebind.api.errors import abort
 from spiffebind.errors import Reason, RejectedError
-from spiffebind.observe.metrics import Metrics
+from spiffebind.observe.metrics import Children, Metrics
 
 if TYPE_CHECKING:
     _Interceptor = grpc.aio.ServerInterceptor[Any, Any]
@@ -59,7 +59,7 @@ class MetricsInterceptor(_Interceptor):
     """Observes ``spiffebind_grpc_server_handling_seconds`` by service, method and code."""
 
     def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
+        self._handling = Children(metrics.handling_seconds)  # by service, method, code, type
 
     async def intercept_service(
         self, continuation: _Continuation, handler_call_details: grpc.HandlerCallDetails
@@ -69,7 +69,7 @@ class MetricsInterceptor(_Interceptor):
             return handler
         service, _, method = handler_call_details.method.strip("/").rpartition("/")
         inner = cast(_Unary, handler.unary_unary)
-        histogram = self._metrics.handling_seconds
+        handling = self._handling
 
         async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             start = time.perf_counter()
@@ -78,9 +78,7 @@ class MetricsInterceptor(_Interceptor):
             finally:
                 code = context.code()
                 name = code.name if isinstance(code, grpc.StatusCode) else "OK"
-                histogram.labels(
-                    grpc_service=service, grpc_method=method, grpc_code=name, grpc_type="unary"
-                ).observe(time.perf_counter() - start)
+                handling(service, method, name, "unary").observe(time.perf_counter() - start)
 
         return grpc.unary_unary_rpc_method_handler(
             cast(Any, timed),

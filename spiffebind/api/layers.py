@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 from spiffebind.api.errors import abort
 from spiffebind.api.pipeline import Handler, Layer
 from spiffebind.errors import Reason, RejectedError
-from spiffebind.observe.metrics import Metrics
+from spiffebind.observe.metrics import Children, Metrics
 
 _Unary = Callable[[Any, Any], Awaitable[Any]]
 
@@ -45,23 +45,14 @@ def decoding(method: str, handler: Handler) -> Handler:
 
 
 def timing(metrics: Metrics) -> Layer:
-    """Observes ``spiffebind_grpc_server_handling_seconds`` by service, method and code; the
-    histogram's child per code is looked up once, not on every call."""
+    """Observes ``spiffebind_grpc_server_handling_seconds`` by service, method and code."""
+    handling = Children(metrics.handling_seconds)  # by service, method, code, type
 
     def layer(method: str, handler: Handler) -> Handler:
         if handler.unary_unary is None:
             return handler
         service, _, name = method.strip("/").rpartition("/")
         inner = cast(_Unary, handler.unary_unary)
-        observers: dict[object, Callable[[float], None]] = {}
-
-        def observer(code: object) -> Callable[[float], None]:
-            label = code.name if isinstance(code, grpc.StatusCode) else "OK"
-            child = metrics.handling_seconds.labels(
-                grpc_service=service, grpc_method=name, grpc_code=label, grpc_type="unary"
-            )
-            observers[code] = child.observe
-            return child.observe
 
         async def timed(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             start = time.perf_counter()
@@ -69,7 +60,8 @@ def timing(metrics: Metrics) -> Layer:
                 return await inner(request, context)
             finally:
                 code = context.code()
-                (observers.get(code) or observer(code))(time.perf_counter() - start)
+                label = code.name if isinstance(code, grpc.StatusCode) else "OK"
+                handling(service, name, label, "unary").observe(time.perf_counter() - start)
 
         return grpc.unary_unary_rpc_method_handler(
             cast(Any, timed),

@@ -23,7 +23,7 @@ from spiffebind.errors import RejectedError, UpstreamUnavailable
 from spiffebind.identity.source import Identity, X509Bundles
 from spiffebind.observe.audit import AuditEvent, AuditLog, Decision, EventKind
 from spiffebind.observe.budget import Bucket
-from spiffebind.observe.metrics import Metrics
+from spiffebind.observe.metrics import Children, Metrics
 from spiffebind.service.exchange import Exchanged
 from spiffebind.service.issuance import Issued
 from spiffebind.service.revocation import Revoked
@@ -87,6 +87,10 @@ class Decisions:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._metrics = metrics
+        # Per decision, by (result, reason) and then source or subject, as the metrics list them.
+        self._issued = Children(metrics.issued)
+        self._exchanges = Children(metrics.exchanges)
+        self._verifications = Children(metrics.verifications)
         self._audit = audit
         self._digest = policy_digest
         self._clock = clock
@@ -107,13 +111,13 @@ class Decisions:
             latency=latency,
             **token_fields(issued.minted.claims),
         )
-        self._metrics.issued.labels(result="allow", reason="").inc()
+        self._issued("allow", "").inc()
 
     def issue_refused(self, exc: RejectedError, latency: float) -> None:
         self.record(
             EventKind.ISSUE, Decision.DENY, reason=exc.reason.value, latency=latency, **exc.asked
         )
-        self._metrics.issued.labels(result="deny", reason=exc.reason.value).inc()
+        self._issued("deny", exc.reason.value).inc()
 
     def exchanged(self, exchanged: Exchanged, latency: float) -> None:
         """The subject token itself is never recorded, only what was minted from it."""
@@ -125,14 +129,14 @@ class Decisions:
             latency=latency,
             **token_fields(claims, exchanged.chain),
         )
-        self._metrics.exchanges.labels(result="allow", reason="", subject=exchanged.kind).inc()
+        self._exchanges("allow", "", exchanged.kind).inc()
 
     def exchange_refused(self, exc: RejectedError | UpstreamUnavailable, latency: float) -> None:
         if isinstance(exc, UpstreamUnavailable):
             self.record(
                 EventKind.EXCHANGE, Decision.ERROR, reason="upstream_unavailable", latency=latency
             )
-            self._metrics.exchanges.labels(result="error", reason="", subject="upstream").inc()
+            self._exchanges("error", "", "upstream").inc()
             return
         self.record(
             EventKind.EXCHANGE,
@@ -141,7 +145,7 @@ class Decisions:
             latency=latency,
             **exc.asked,
         )
-        self._metrics.exchanges.labels(result="deny", reason=exc.reason.value, subject="").inc()
+        self._exchanges("deny", exc.reason.value, "").inc()
 
     def verified(
         self, verified: VerifiedToken, call: CallContext, peer: Sequence[bytes], latency: float
@@ -176,7 +180,7 @@ class Decisions:
         source = "ext_authz" if event is EventKind.EXT_AUTHZ else "verify_token"
         if isinstance(outcome, RejectedError):
             reason = outcome.reason.value
-            self._metrics.verifications.labels(result="deny", reason=reason, source=source).inc()
+            self._verifications("deny", reason, source).inc()
             if self._audit is None or self._denied.take(self._clock()):
                 self.record(event, Decision.DENY, reason=reason, **common)
             else:
@@ -184,7 +188,7 @@ class Decisions:
             return
         fields = token_fields(outcome.claims, outcome.chain)
         self.record(event, Decision.ALLOW, **common, **fields)
-        self._metrics.verifications.labels(result="allow", reason="", source=source).inc()
+        self._verifications("allow", "", source).inc()
 
     def introspected(self, verified: VerifiedToken | None, exc: RejectedError | None) -> None:
         """Introspection is a lookup, not an authorization: audited, not counted."""

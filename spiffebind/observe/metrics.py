@@ -8,6 +8,8 @@ the table operators read; a unit test keeps it equal to this module.
 
 from __future__ import annotations
 
+from typing import Generic, TypeVar
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -52,6 +54,29 @@ REVOCATION_KINDS = ("jti", "txn")
 INVALIDATION_CAUSES = ("rotation", "revocation", "task_end")
 CLUSTER_RESULTS = ("applied", "duplicate", "rejected", "expired", "marker")
 PUBLISH_RESULTS = ("acknowledged", "pending")
+
+
+M = TypeVar("M", Counter, Histogram)
+
+
+class Children(Generic[M]):
+    """A labelled metric's children by their label values, given in the metric's label order.
+
+    ``labels(...)`` rebuilds the key and takes the metric's lock on every call; this asks it
+    once per combination, and keeps only children the metric itself holds, so the series a
+    registry exports, and how many, are what calling ``labels(...)`` each time would give.
+    (Nothing calls ``remove`` or ``clear`` on our metrics, which would orphan a kept child.)
+    """
+
+    def __init__(self, metric: M) -> None:
+        self._metric: M = metric
+        self._children: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._children.get(values)
+        if child is None:
+            child = self._children[values] = self._metric.labels(*values)
+        return child
 
 
 def zero_decisions(counter: Counter, **labels: str) -> None:

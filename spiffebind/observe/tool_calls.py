@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry
 from spiffebind.errors import RejectedError
 from spiffebind.observe.audit import AuditEvent, AuditLog, Decision, EventKind
 from spiffebind.observe.decisions import token_fields
-from spiffebind.observe.metrics import ToolMetrics
+from spiffebind.observe.metrics import Children, ToolMetrics
 from spiffebind.token import VerifiedToken
 
 
@@ -23,6 +23,7 @@ class ToolCalls:
     ) -> None:
         self._audit = audit
         self.metrics = ToolMetrics(registry if registry is not None else CollectorRegistry())
+        self._tool_calls = Children(self.metrics.tool_calls)  # by (result, reason)
 
     def record(
         self,
@@ -47,10 +48,10 @@ class ToolCalls:
             reason = outcome.reason.value
             known = token_fields(token.claims, token.chain) if token else {}
             self._write(Decision.DENY, reason=reason, **common, **known)
-            self.metrics.tool_calls.labels(result="deny", reason=reason).inc()
+            self._tool_calls("deny", reason).inc()
             return
         self._write(Decision.ALLOW, **common, **token_fields(outcome.claims, outcome.chain))
-        self.metrics.tool_calls.labels(result="allow", reason="").inc()
+        self._tool_calls("allow", "").inc()
 
     def _write(self, decision: Decision, **fields: Any) -> None:
         if self._audit is not None:

@@ -22,6 +22,7 @@ from spiffebind.observe.metrics import (
     REVOCATION_KINDS,
     RPCS,
     VERIFICATION_SOURCES,
+    Children,
     Metrics,
     ToolMetrics,
     new_registry,
@@ -183,3 +184,28 @@ def test_the_readme_explains_every_invalidation_cause() -> None:
     section = README.read_text().split("\n## Metrics\n", 1)[1]
     for cause in INVALIDATION_CAUSES:
         assert f"- `{cause}`:" in section, cause
+
+
+def test_kept_children_export_what_labels_would() -> None:
+    by_labels, by_children = CollectorRegistry(), CollectorRegistry()
+    direct, kept = Metrics(by_labels), Metrics(by_children)
+    verifications = Children(kept.verifications)
+    for _ in range(2):
+        direct.verifications.labels(result="deny", reason="expired", source="ext_authz").inc()
+        verifications("deny", "expired", "ext_authz").inc()
+    direct.verifications.labels(result="allow", reason="", source="verify_token").inc()
+    verifications("allow", "", "verify_token").inc()
+    assert verifications("deny", "expired", "ext_authz") is kept.verifications.labels(
+        result="deny", reason="expired", source="ext_authz"
+    )
+    assert _verification_samples(by_children) == _verification_samples(by_labels)
+
+
+def _verification_samples(registry: CollectorRegistry) -> list[tuple[str, dict[str, str], float]]:
+    return [
+        (sample.name, sample.labels, sample.value)
+        for family in registry.collect()
+        if family.name == "spiffebind_token_verifications"
+        for sample in family.samples
+        if not sample.name.endswith("_created")
+    ]

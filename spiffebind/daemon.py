@@ -20,18 +20,15 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import uvloop
 from prometheus_client import CollectorRegistry
 
-from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
 from spiffebind.api.jwks import PublishedKeys
 from spiffebind.api.layers import timing
 from spiffebind.api.server import ApiServer, Listener, SocketServer
 from spiffebind.clock import SystemClock
-from spiffebind.cluster.feed import RevocationFeed
-from spiffebind.cluster.outbox import FeedState
 from spiffebind.config import DaemonConfig
 from spiffebind.errors import AuditError, ConfigError, IdentityError, PolicyError, StateError
 from spiffebind.identity.files import FileSource
@@ -46,11 +43,14 @@ from spiffebind.observe.metrics import Metrics, new_registry
 from spiffebind.observe.readiness import Readiness
 from spiffebind.observe.routes import health_routes
 from spiffebind.observe.workload_api import WorkloadApiHealth
-from spiffebind.service.ext_authz import ExtAuthz
 from spiffebind.service.live_policy import LivePolicy, SettledChange
 from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ReplayCache, Verifier
 from spiffebind.wiring import Parts, build_parts
+
+if TYPE_CHECKING:  # imported where configured: Envoy's protos with ext_authz, nats in a cluster
+    from spiffebind.api.ext_authz import ExtAuthzServer, ExtAuthzServicer, ExtAuthzTcpServer
+    from spiffebind.cluster.feed import RevocationFeed
 
 log = logging.getLogger("spiffebind")
 
@@ -120,6 +120,9 @@ class Daemon:
         settings = self.config.cluster
         if settings is None:
             return None
+        from spiffebind.cluster.feed import RevocationFeed
+        from spiffebind.cluster.outbox import FeedState
+
         try:
             state = FeedState.open(self.config.state_dir)
         except StateError as exc:
@@ -265,12 +268,17 @@ class Daemon:
 
     def _ext_authz(self, verifier: Verifier) -> ExtAuthzServicer:
         """Envoy's ext_authz, deciding with the very verifier VerifyToken uses."""
+        from spiffebind.api.ext_authz import ExtAuthzServicer
+        from spiffebind.service.ext_authz import ExtAuthz
+
         return ExtAuthzServicer(ExtAuthz(verifier, self.config.ext_authz), self.decisions)
 
     async def _start_ext_authz(self, verifier: Verifier) -> ExtAuthzServer | None:
         path = self.config.ext_authz_socket
         if path is None:
             return None
+        from spiffebind.api.ext_authz import ExtAuthzServer
+
         server = ExtAuthzServer(
             Listener(path, self.config.ext_authz_socket_mode, self.config.ext_authz_socket_group),
             self._ext_authz(verifier),
@@ -287,6 +295,8 @@ class Daemon:
         address = self.config.ext_authz_address
         if address is None:
             return None
+        from spiffebind.api.ext_authz import ExtAuthzTcpServer
+
         server = ExtAuthzTcpServer(
             address,
             self._ext_authz(verifier),

@@ -9,11 +9,11 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from spiffebind.api.info import InfoSource
 from spiffebind.api.servicer import TokenServicer
 from spiffebind.clock import Clock
-from spiffebind.cluster.feed import RevocationFeed
 from spiffebind.cluster.tasks import ClusterTasks
 from spiffebind.config import DaemonConfig
 from spiffebind.identity.source import BaseSource, Identity
@@ -28,6 +28,9 @@ from spiffebind.state import IssuedLedger, RevocationStore
 from spiffebind.token import ChainCache, ReplayCache, Verifier, VerifierSettings
 from spiffebind.token.nonce import RotatingNonces
 from spiffebind.upstream import UpstreamValidator
+
+if TYPE_CHECKING:  # the feed (and nats) is imported only in cluster mode
+    from spiffebind.cluster.feed import RevocationFeed
 
 
 @dataclass(frozen=True)

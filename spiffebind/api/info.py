@@ -5,14 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from spiffebind import __version__
 from spiffebind.api.v1 import spiffebind_pb2 as pb
-from spiffebind.cluster.feed import RevocationFeed
 from spiffebind.errors import IdentityError
 from spiffebind.identity.source import IdentitySource
 from spiffebind.service.live_policy import LivePolicy
 from spiffebind.token.jose import ALGORITHMS
+
+if TYPE_CHECKING:  # the feed (and nats) is imported only in cluster mode
+    from spiffebind.cluster.feed import RevocationFeed
 
 
 @dataclass(frozen=True)

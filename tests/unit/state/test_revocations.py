@@ -1,4 +1,4 @@
-"""The durable revocation store: acknowledged means on disk, reads stay in memory."""
+"""The durable revocation store: acknowledged means on disk, answers exact both ways."""
 
 from __future__ import annotations
 
@@ -90,10 +90,13 @@ def test_sweep_forgets_expired_on_disk_and_in_memory(state_dir: Path) -> None:
         assert store.counts() == (1, 0)
 
 
-def test_reads_come_from_memory(store: RevocationStore) -> None:
+def test_a_held_revocation_is_refused_even_once_the_file_is_closed(
+    store: RevocationStore,
+) -> None:
     store.revoke_jti("j1", FOREVER)
     store.close()
     assert store.is_revoked("j1", None)
+    assert not store.is_revoked("j2", None)
 
 
 def test_closed_store_acknowledges_nothing(store: RevocationStore) -> None:
@@ -215,3 +218,43 @@ def test_digests_name_kind_and_value_without_revealing_them() -> None:
     assert jti != revocation_digest("txn", "abc")
     assert jti != revocation_digest("jti", "abd")
     assert b"abc" not in jti
+
+
+class Colliding(str):
+    """A value whose hash collides with every other one in the store's filter."""
+
+    def __hash__(self) -> int:
+        return 7
+
+
+def test_a_filter_collision_is_never_a_refusal(store: RevocationStore) -> None:
+    store.revoke_jti(Colliding("revoked"), FOREVER)
+    store.revoke_txn(Colliding("revoked-task"), FOREVER)
+
+    assert store.is_revoked(Colliding("revoked"), None)
+    assert store.is_revoked("x", Colliding("revoked-task"))
+    assert not store.is_revoked(Colliding("innocent"), Colliding("innocent-task"))
+
+
+def test_sweeping_one_of_two_colliding_values_keeps_the_other(state_dir: Path) -> None:
+    with reopened(state_dir) as store:
+        store.revoke_jti(Colliding("short"), 100)
+        store.revoke_jti(Colliding("long"), 300)
+        assert store.sweep(200) == 1
+        assert store.is_revoked(Colliding("long"), None)
+        assert not store.is_revoked(Colliding("short"), None)
+        assert store.counts() == (1, 0)
+
+
+def test_a_large_held_set_loads_at_open(state_dir: Path) -> None:
+    with reopened(state_dir) as store:
+        for i in range(300):
+            if i % 2:
+                store.revoke_jti(f"j{i}", FOREVER)
+            else:
+                store.revoke_txn(f"t{i}", FOREVER)
+    with reopened(state_dir) as store:
+        assert store.counts() == (150, 150)
+        assert all(store.is_revoked(f"j{i}", None) for i in range(1, 300, 2))
+        assert all(store.is_revoked("x", f"t{i}") for i in range(0, 300, 2))
+        assert not any(store.is_revoked(f"j{i}", f"t{i + 1}") for i in range(0, 300, 2))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench import readme, stacks
+from bench import readme, report, stacks
 from bench.rpc import spread
 
 RAW = [
@@ -84,3 +84,17 @@ def test_our_cumulative_table_leaves_out_entry_points_and_other_code() -> None:
     assert "main (spiffebind/daemon.py)" not in mine
     assert "run (asyncio/runners.py)" not in mine
     assert mine["VerifyToken (spiffebind/api/servicer.py)"] == 9
+
+
+@pytest.mark.parametrize(
+    ("loads", "quiet"),
+    [([0.3, 2.6, 3.1], True), ([1.4, 2.6, 3.1], False), ([0.2], True)],
+)
+def test_quiet_or_loaded_is_judged_by_the_load_before_the_run(
+    loads: list[float], quiet: bool
+) -> None:
+    """During a run the bench's own processes load both cores; only the figure before it
+    says whether other work shared the machine."""
+    note = report.load_note({"load_avg_1m": loads, "nproc": 2})
+    assert note.startswith("quiet machine") is quiet
+    assert f"{loads[0]:.1f} before the run" in note

@@ -79,14 +79,23 @@ class AdmissionLayer:
     an iterator instead of first waiting, unbounded, for the message; the first message is
     then awaited here, with the timeout, and handed to the original behaviour. Counters are
     plain integers: every handler runs on the server's one event loop, and a waiting call
-    is the handler's own task (no task or future of its own per call).
+    is the handler's own task (no task or future of its own per call), ended by a timer.
     """
 
     def __init__(self, admission: Admission) -> None:
         self._admission = admission
         self._held = {"calls": 0, "streams": 0}
-        self._waiting: dict[asyncio.Task[Any], None] = {}
-        self._evicted: set[asyncio.Task[Any]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: dict[asyncio.Task[Any], asyncio.TimerHandle] = {}
+        self._ended: dict[asyncio.Task[Any], tuple[grpc.StatusCode, str]] = {}
+        self._late = (
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+            f"no request message in {admission.message_timeout:g} s",
+        )
+        self._busy = (
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"server busy: {admission.waiting} calls wait for their message",
+        )
 
     def __call__(self, method: str, handler: _Handler) -> _Handler:
         if handler.unary_unary is not None:
@@ -147,32 +156,40 @@ class AdmissionLayer:
 
     async def _first(self, requests: AsyncIterator[Any], context: _Context) -> Any:
         """The call's request message, or the call ended: when it does not come in time, or
-        when ``waiting`` later calls are waiting too (the longest waiter is cancelled)."""
+        when ``waiting`` later calls are waiting too (the longest waiter is ended first).
+
+        A timer per waiting call rather than ``asyncio.timeout``: the loop is looked up once
+        (on Python 3.11 each lookup is a ``getpid`` system call, a few per timeout scope)."""
+        loop = self._loop
+        if loop is None:
+            loop = self._loop = asyncio.get_running_loop()
         waiting = self._waiting
         if len(waiting) >= self._admission.waiting:
-            oldest = next(iter(waiting))
-            del waiting[oldest]
-            self._evicted.add(oldest)
-            oldest.cancel()
-        me = cast("asyncio.Task[Any]", asyncio.current_task())
-        waiting[me] = None
+            self._end(next(iter(waiting)), self._busy)
+        me = cast("asyncio.Task[Any]", asyncio.current_task(loop))
+        waiting[me] = loop.call_later(self._admission.message_timeout, self._end, me, self._late)
         try:
-            async with asyncio.timeout(self._admission.message_timeout):
-                return await anext(requests)
+            return await anext(requests)
         except StopAsyncIteration:
             return await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "no request message")
-        except TimeoutError:
-            late = f"no request message in {self._admission.message_timeout:g} s"
-            return await _abort(context, grpc.StatusCode.DEADLINE_EXCEEDED, late)
         except asyncio.CancelledError:
-            if me not in self._evicted:
+            why = self._ended.pop(me, None)
+            if why is None:
                 raise  # grpc ended the call (the client went away, its message was too large)
-            self._evicted.discard(me)
             me.uncancel()
-            busy = f"server busy: {self._admission.waiting} calls wait for their message"
-            return await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, busy)
+            return await _abort(context, *why)
         finally:
-            waiting.pop(me, None)
+            timer = waiting.pop(me, None)
+            if timer is not None:
+                timer.cancel()
+
+    def _end(self, call: asyncio.Task[Any], why: tuple[grpc.StatusCode, str]) -> None:
+        """End a call still waiting for its message, with ``why`` as its status."""
+        timer = self._waiting.pop(call, None)
+        if timer is not None:
+            timer.cancel()
+        self._ended[call] = why
+        call.cancel()
 
     async def _take(self, budget: str, context: _Context) -> None:
         """One slot of ``calls`` or ``streams``, given back by the caller when the call

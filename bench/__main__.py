@@ -61,7 +61,7 @@ def _live(wanted: set[str], results: dict[str, Any], meta: dict[str, Any]) -> No
             comparison = Comparison(rig, ghz)
             rpc: dict[str, Any] = {}
             results["rpc"] = rpc
-            for kind in ("verify", "verify_distinct", "ext_authz", "issue"):
+            for kind in ("transport", "verify", "verify_distinct", "ext_authz", "issue"):
                 rpc[kind] = getattr(comparison, kind)()
                 done(kind)
             results["open_loop"] = comparison.open_loop()

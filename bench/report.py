@@ -60,6 +60,7 @@ def _ratio(r: Mapping[str, Any]) -> str:
 
 
 _CALLS = {
+    "transport": ("gRPC health Check (the transport alone) vs ValidateJWTSVID", "-"),
     "verify": ("VerifyToken vs ValidateJWTSVID", "yes"),
     "verify_distinct": ("VerifyToken, distinct tokens, vs ValidateJWTSVID", "chains only"),
     "ext_authz": ("ext_authz Check vs ValidateJWTSVID", "yes"),

@@ -4,6 +4,9 @@ Closed-loop rows, each at every concurrency in ``ROUNDS`` alternating rounds (th
 goes first alternates too, so a change in the machine's load hits both); a row reports the
 pooled latencies, the median of the per-round throughput and CPU ratios, and their spread:
 
+- transport: the daemon's gRPC health ``Check`` (through the same admission and timing layers
+  as every call, no decision) against ``ValidateJWTSVID``: what a call costs the daemon before
+  any of spiffebind's own work, the floor under every other row.
 - verify: ``VerifyToken`` of one repeated token (from ``IssueToken``, the agent's certificate
   as the presented peer, one required scope) against ``ValidateJWTSVID`` (an ES256 JWT-SVID
   of the same workload and audience). Both answer "is this token good for me?"; spiffebind
@@ -49,6 +52,7 @@ from typing import Any
 from cryptography.hazmat.primitives.serialization import Encoding
 from envoy.service.auth.v3 import external_auth_pb2 as authz
 from google.protobuf import json_format
+from grpc_health.v1 import health_pb2
 
 from bench import ghz as g
 from bench.rig import AGENT_ID, AUDIENCE, Rig
@@ -72,6 +76,7 @@ VERIFY_METHOD = "spiffebind.v1.TokenService/VerifyToken"
 ISSUE_METHOD = "spiffebind.v1.TokenService/IssueToken"
 CHECK_METHOD = "envoy.service.auth.v3.Authorization/Check"
 VALIDATE_METHOD = "SpiffeWorkloadAPI/ValidateJWTSVID"
+HEALTH_METHOD = "grpc.health.v1.Health/Check"
 FETCH_METHOD = "SpiffeWorkloadAPI/FetchJWTSVID"
 _SB_VERIFY = "_token_verifications_total{allow,}"
 _SB_ISSUE = "_tokens_issued_total{allow,}"
@@ -185,11 +190,17 @@ class Comparison:
         self._ext_authz = g.Call(
             rig.ext_authz_socket, "", protoset=g.write_protoset(authz.DESCRIPTOR, protoset)
         )
+        protoset = rig.bed.root / "health.protoset"
+        self._health = g.Call(
+            rig.daemon.socket, "", protoset=g.write_protoset(health_pb2.DESCRIPTOR, protoset)
+        )
 
     def call(self, method: str) -> g.Call:
         """How ghz calls ``method`` (one of the ``*_METHOD`` names) on its server."""
         if method == CHECK_METHOD:
             return replace(self._ext_authz, method=method)
+        if method == HEALTH_METHOD:
+            return replace(self._health, method=method)
         if method.startswith("spiffebind."):
             return replace(self._ours, method=method)
         return replace(self._spire, method=method)
@@ -232,6 +243,9 @@ class Comparison:
     def validate_data(self) -> str:
         return json.dumps({"audience": AUDIENCE, "svid": self.rig.jwt_svid()})
 
+    def transport(self) -> dict[str, Any]:
+        return self._against_validation(HEALTH_METHOD, {"data": "{}"}, decisions=None)
+
     def verify(self) -> dict[str, Any]:
         data = self.verify_data()
         return self._against_validation(VERIFY_METHOD, {"data": data})
@@ -254,9 +268,12 @@ class Comparison:
         g.run(self.ghz, call, concurrency=1, data=data, seconds=1.0)
         return g.run(self.ghz, call, concurrency=1, data=data, seconds=seconds)
 
-    def _against_validation(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _against_validation(
+        self, method: str, body: dict[str, Any], decisions: str | None = _SB_VERIFY
+    ) -> dict[str, Any]:
         """``method`` against SPIRE's ValidateJWTSVID of the agent's JWT-SVID at each
-        concurrency; every answer must be an allow in the daemon's counters."""
+        concurrency; every answer must be an allow in the daemon's ``decisions`` counter
+        (None: a call that decides nothing, which must simply succeed)."""
         spire_data = self.validate_data()
         rows = {}
         for c in CONCURRENCY:
@@ -269,7 +286,12 @@ class Comparison:
                 run(seconds=1.0)
             before = self.rig.counters()
             _alternate([(side, partial(run, seconds=SECONDS)) for side, run in runs], ROUNDS)
-            rows[f"c{c}"] = _row(ours, spire, self._counted(before, _SB_VERIFY, ours))
+            checked = (
+                ours.sample.errors == 0
+                if decisions is None
+                else self._counted(before, decisions, ours)
+            )
+            rows[f"c{c}"] = _row(ours, spire, checked)
         return rows
 
     def proofs(self, count: int) -> bytes:

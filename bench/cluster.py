@@ -42,6 +42,9 @@ WORKERS = 16
 LOCAL_GID = 1914
 CONCURRENCY = 8
 ISSUE = {"op": "issue", "audience": SEARCH, "scope": "search:read"}
+QUIET = ("--log-level", "warning")
+"""Every daemon logs alike, so feed on and off differ by the feed alone (the test harness's
+default is debug)."""
 
 
 @contextlib.contextmanager
@@ -55,9 +58,9 @@ def _world() -> Iterator[tuple[SpireTestBed, dict[str, Node], DaemonProcess, Age
             policy=POLICY,
             gid=LOCAL_GID,
             id_path="/spiffebind/node-local",
-            extra_args=("--metrics-address", "127.0.0.1:0", "--log-level", "warning"),
+            extra_args=("--metrics-address", "127.0.0.1:0", *QUIET),
         )
-        with three_nodes(bed, nats) as nodes, local:
+        with three_nodes(bed, nats, *QUIET) as nodes, local:
             yield bed, nodes, local, agent
 
 

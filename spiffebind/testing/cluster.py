@@ -118,9 +118,12 @@ def cluster_node(
 
 
 @contextmanager
-def three_nodes(spire: SpireTestBed, nats: NatsCluster) -> Iterator[dict[str, Node]]:
+def three_nodes(spire: SpireTestBed, nats: NatsCluster, *extra: str) -> Iterator[dict[str, Node]]:
+    """Nodes a, b and c, started and ready; ``extra`` arguments go to each."""
     with contextlib.ExitStack() as stack:
-        nodes = {n: stack.enter_context(cluster_node(spire, n, nats.urls)) for n in NODE_GIDS}
+        nodes = {
+            n: stack.enter_context(cluster_node(spire, n, nats.urls, *extra)) for n in NODE_GIDS
+        }
         for node in nodes.values():
             node.wait_ready()
         yield nodes

@@ -4,6 +4,8 @@ accepting replicated writes when one server dies."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import nats
 import nats.errors
@@ -14,6 +16,21 @@ from spiffebind.testing.nats import NatsCluster
 from spiffebind.testing.poll import wait_for
 
 pytestmark = pytest.mark.integration
+T = TypeVar("T")
+
+
+async def _until_answered(request: Callable[[], Awaitable[T]], timeout: float) -> T:
+    """A JetStream request, asked again while nobody answers it: a stream just created
+    answers only once its replicas have elected a leader, and until then a request fails at
+    once with "no responders" rather than waiting out its timeout."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await request()
+        except nats.js.errors.NoStreamResponseError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
 
 
 async def _put_and_read(
@@ -28,8 +45,9 @@ async def _put_and_read(
             kv = await js.key_value("fixture")
         except nats.js.errors.BucketNotFoundError:
             kv = await js.create_key_value(KeyValueConfig(bucket="fixture", replicas=replicas))
-        await kv.put(key, key.encode())
-        entry = await (await reader.jetstream(timeout=timeout).key_value("fixture")).get(key)
+        await _until_answered(lambda: kv.put(key, key.encode()), timeout)
+        read = await reader.jetstream(timeout=timeout).key_value("fixture")
+        entry = await _until_answered(lambda: read.get(key), timeout)
         return bytes(entry.value or b"")
     finally:
         await writer.close()

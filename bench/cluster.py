@@ -42,9 +42,9 @@ WORKERS = 16
 LOCAL_GID = 1914
 CONCURRENCY = 8
 ISSUE = {"op": "issue", "audience": SEARCH, "scope": "search:read"}
-QUIET = ("--log-level", "warning")
+QUIET = ("--log-level", "info")
 """Every daemon logs alike, so feed on and off differ by the feed alone (the test harness's
-default is debug)."""
+default is debug; the harness reads a node's metrics address from its info log)."""
 
 
 @contextlib.contextmanager

@@ -66,6 +66,16 @@ def test_routes_and_errors(server: HttpServer) -> None:
     conn.close()
 
 
+def _closed_by_peer(conn: socket.socket) -> bool:
+    """End of stream, or a reset: a socket closed with bytes it never read (the request
+    half sent) resets the connection instead of ending it."""
+    conn.settimeout(5)
+    try:
+        return conn.recv(1) == b""
+    except ConnectionResetError:
+        return True
+
+
 def test_idle_and_slow_clients_hold_no_thread(
     server: HttpServer, earlier: set[threading.Thread]
 ) -> None:
@@ -78,15 +88,12 @@ def test_idle_and_slow_clients_hold_no_thread(
         answers = [_get(server, "/healthz") for _ in range(20)]
         assert _http_threads(earlier) <= LIMITS.workers + 1
         # the daemon closed them: the first ones read past their timeout, the rest at once
-        for conn in idle:
-            conn.settimeout(5)
-            assert conn.recv(1) == b""
+        assert all(_closed_by_peer(conn) for conn in idle)
     assert answers == [(200, b"ok\n")] * 20
 
 
 def test_an_oversized_request_is_closed(server: HttpServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port)) as conn:
         conn.sendall(b"GET /healthz HTTP/1.0\r\nX: " + b"a" * 20_000 + b"\r\n\r\n")
-        conn.settimeout(5)
-        assert conn.recv(1) == b""
+        assert _closed_by_peer(conn)
     wait_for(lambda: _get(server, "/healthz")[0] == 200, timeout=5, what="the next probe")

@@ -367,14 +367,15 @@ class Daemon:
             log.info("identity %s", me.spiffe_id)
             self._lifecycle(EventKind.STARTUP, Decision.ALLOW, signer=me.spiffe_id)
             parts = self.parts(me)
-            api = await self._start_api(parts)
-            servers.append(api)
+            # ext_authz first: once the API socket answers, every listener is up
             ext_authz = await self._start_ext_authz(parts.verifier)
             if ext_authz is not None:
                 servers.append(ext_authz)
             tcp = await self._start_ext_authz_tcp(parts.verifier, me)
             if tcp is not None:
                 stack.push_async_callback(tcp.stop, self.config.grace_seconds)
+            api = await self._start_api(parts)
+            servers.append(api)
             self.readiness.listening = True
             await self._serve(api, servers)
 

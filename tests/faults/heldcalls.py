@@ -52,7 +52,11 @@ def _headers(method: str) -> bytes:
 class _Connection:
     def __init__(self, path: Path, method: str, calls: int, message: bool) -> None:
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(str(path))
+        try:
+            self.sock.connect(str(path))
+        except OSError:
+            self.sock.close()
+            raise
         self._block = _headers(method)
         self._calls, self._message = calls, message
         self._next_id = 1
@@ -137,7 +141,12 @@ class HeldCalls:
         self._threads: list[threading.Thread] = []
 
     def __enter__(self) -> Self:
-        self._connections = [_Connection(*self._args) for _ in range(self._count)]
+        try:
+            for _ in range(self._count):
+                self._connections.append(_Connection(*self._args))
+        except BaseException:
+            self.__exit__()
+            raise
         self._threads = [
             threading.Thread(target=c.read, name="held-reader", daemon=True)
             for c in self._connections
